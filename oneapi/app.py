@@ -1,0 +1,110 @@
+"""create_app(settings): blueprints, error mapping, lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from quart import Quart, Response, request
+from quart.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+
+from oneapi.admin import system
+from oneapi.db.engine import Database
+from oneapi.errors import ApiError, RelayError
+from oneapi.metrics import blueprint as metrics_blueprint
+from oneapi.metrics import observe_request
+from oneapi.middleware import ORIGINAL_PATH, REQUEST_ID, GatewayMiddleware
+from oneapi.options import Options, default_options
+from oneapi.relay.routes import blueprint as relay_blueprint
+from oneapi.settings import Settings
+from oneapi.state import EXTENSION, AppState
+from oneapi.web.routes import blueprint as web_blueprint
+from oneapi.web.routes import is_api_path
+
+log = logging.getLogger("oneapi.app")
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=self.default).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+
+def _json(body: Any, status: int) -> Response:
+    return Response(orjson.dumps(body), status=status, content_type="application/json")
+
+
+def request_id() -> str:
+    return str(request.scope.get(REQUEST_ID, ""))
+
+
+def create_app(settings: Settings) -> Quart:
+    app = Quart("oneapi")
+    app.json = OrjsonProvider(app)
+    app.config.update(
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        BODY_TIMEOUT=600,
+        RESPONSE_TIMEOUT=None,  # streams last as long as the upstream does
+    )
+    state = AppState(settings=settings, options=Options(default_options(settings.theme)))
+    app.extensions[EXTENSION] = state
+
+    app.register_blueprint(system.blueprint)
+    app.register_blueprint(relay_blueprint)
+    app.register_blueprint(metrics_blueprint)
+    app.register_blueprint(web_blueprint)  # last: its catch-all serves client routes
+
+    @app.before_serving
+    async def open_resources() -> None:
+        state.db = Database.from_settings(settings)
+        async with state.db.session() as session:
+            await state.options.load(session)
+
+    @app.after_serving
+    async def close_resources() -> None:
+        await state.shutdown()
+
+    @app.errorhandler(RelayError)
+    async def relay_error(exc: RelayError) -> Response:
+        return _json(exc.body(request_id()), exc.status)
+
+    @app.errorhandler(ApiError)
+    async def api_error(exc: ApiError) -> Response:
+        return _json(exc.body(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        path = str(request.scope.get(ORIGINAL_PATH, request.path))
+        status = exc.code or 500
+        if status in (404, 405):
+            # The reference answers a wrong method as not found, never 405.
+            if is_api_path(path):
+                return _json({"error": {"message": f"Invalid URL ({request.method} {path})",
+                                        "type": "invalid_request_error", "param": "",
+                                        "code": ""}}, 404)
+            return Response("Not Found", status=404)
+        if path.startswith("/v1/"):
+            return _json(RelayError(status, exc.description or exc.name,
+                                    type="invalid_request_error").body(request_id()), status)
+        if path.startswith("/api/"):
+            return _json(ApiError(exc.description or exc.name).body(), status)
+        return Response(exc.name, status=status)
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception) -> Response:
+        rid = request_id()
+        log.exception("unhandled error in %s %s (request id %s)", request.method,
+                      request.path, rid)
+        path = request.path
+        if path.startswith("/api/"):
+            return _json(ApiError(f"internal error (request id: {rid})").body(), 500)
+        return _json(RelayError(500, "internal error").body(rid), 500)
+
+    # Quart's ASGI signature is narrower than the plain-dict one the middleware uses.
+    app.asgi_app = GatewayMiddleware(  # type: ignore[method-assign,assignment]
+        app.asgi_app, observe_request)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,1 @@
+"""Quota and billing: ratio tables and lookups."""

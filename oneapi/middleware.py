@@ -1,0 +1,149 @@
+"""The ASGI layer in front of Quart: cheap, per-request plumbing for every route.
+
+* a request id (the reference's format) in ``X-Oneapi-Request-Id`` on every reply;
+* ``/x`` and ``/x/`` route alike (trailing slashes are trimmed before routing);
+* gzip-encoded request bodies are decoded (malformed gzip -> 400, empty body);
+* one access-log line per request, and the request counters for /metrics.
+
+Written as raw ASGI rather than Quart hooks: it runs on the relay hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import zlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID = "oneapi.request_id"
+ORIGINAL_PATH = "oneapi.original_path"
+MAX_GZIP_BODY = 64 * 1024 * 1024  # the seed's nginx example allows 64 MB bodies
+
+access_log = logging.getLogger("oneapi.access")
+
+
+def new_request_id() -> str:
+    """``YYYYMMDDhhmmss`` + nanoseconds (not zero-padded) + 8 random digits."""
+    ns = time.time_ns()
+    stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(ns // 1_000_000_000))
+    return f"{stamp}{ns % 1_000_000_000}{random.randrange(100_000_000):08d}"
+
+
+def client_ip(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            return str(value.decode("latin-1").split(",", 1)[0].strip())
+        if name == b"x-real-ip":
+            return str(value.decode("latin-1").strip())
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def route_group(path: str) -> str:
+    """A low-cardinality label for metrics."""
+    if path.startswith("/v1/") or path == "/v1":
+        return "relay"
+    if path.startswith("/api/"):
+        return "api"
+    if path.startswith("/dashboard/"):
+        return "relay"
+    if path == "/metrics":
+        return "metrics"
+    return "web"
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp,
+                 observe: Callable[[str, str, int, float], None] | None = None) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = new_request_id()
+        path: str = scope["path"]
+        scope[REQUEST_ID] = rid
+        scope[ORIGINAL_PATH] = path
+        if len(path) > 1 and path.endswith("/"):
+            trimmed = path.rstrip("/") or "/"
+            scope["path"] = trimmed
+            scope["raw_path"] = trimmed.encode()
+        header = (b"x-oneapi-request-id", rid.encode())
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            if _is_gzip(scope):
+                decoded = await _gunzip_request(scope, receive)
+                if decoded is None:
+                    await send_with_id({"type": "http.response.start", "status": 400,
+                                        "headers": [(b"content-length", b"0")]})
+                    await send_with_id({"type": "http.response.body", "body": b""})
+                    return
+                receive = decoded
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            access_log.info("%s | %3d | %8.3fms | %15s | %s %s", rid, status, elapsed * 1000,
+                            client_ip(scope), scope["method"], path)
+            if self.observe is not None:
+                self.observe(route_group(path), scope["method"], status, elapsed)
+
+
+def _is_gzip(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-encoding":
+            return bool(value.strip().lower() == b"gzip")
+    return False
+
+
+async def _gunzip_request(scope: Scope, receive: Receive) -> Receive | None:
+    """Read and decompress the whole body; None if it is not valid gzip."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = bytearray()
+    try:
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            out += decompressor.decompress(message.get("body", b""), MAX_GZIP_BODY + 1 - len(out))
+            if len(out) > MAX_GZIP_BODY or decompressor.unconsumed_tail:
+                return None
+            more = message.get("more_body", False)
+        out += decompressor.flush()
+        if not decompressor.eof:
+            return None
+    except zlib.error:
+        return None
+    body = bytes(out)
+    scope["headers"] = [
+        (n, v) for n, v in scope["headers"] if n not in (b"content-encoding", b"content-length")
+    ] + [(b"content-length", str(len(body)).encode())]
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible relay under /v1."""

@@ -1,0 +1,1 @@
+"""Web pages: the built SPA (frontend/dist) with index.html fallback, or a redirect."""
