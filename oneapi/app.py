@@ -17,7 +17,9 @@ from oneapi.metrics import blueprint as metrics_blueprint
 from oneapi.metrics import observe_request
 from oneapi.middleware import ORIGINAL_PATH, REQUEST_ID, GatewayMiddleware
 from oneapi.options import Options, default_options
+from oneapi.relay.routes import billing as billing_blueprint
 from oneapi.relay.routes import blueprint as relay_blueprint
+from oneapi.relay.setup import start_relay
 from oneapi.settings import Settings
 from oneapi.state import EXTENSION, AppState
 from oneapi.web.routes import blueprint as web_blueprint
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> Quart:
 
     app.register_blueprint(system.blueprint)
     app.register_blueprint(relay_blueprint)
+    app.register_blueprint(billing_blueprint)
     app.register_blueprint(metrics_blueprint)
     app.register_blueprint(web_blueprint)  # last: its catch-all serves client routes
 
@@ -63,6 +66,7 @@ def create_app(settings: Settings) -> Quart:
         state.db = Database.from_settings(settings)
         async with state.db.session() as session:
             await state.options.load(session)
+        await start_relay(state)
 
     @app.after_serving
     async def close_resources() -> None:

@@ -68,7 +68,7 @@ def setup_logging(log_dir: str, *, one_file: bool = False, level: str = "INFO",
         root.addHandler(handler)
     root.setLevel("DEBUG" if debug else level.upper())
     # Libraries that are chatty at INFO: keep their warnings only.
-    for noisy in ("alembic", "aiosqlite", "asyncio"):
+    for noisy in ("alembic", "aiosqlite", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     setattr(root, _MARK, (str(directory), one_file))
     return directory

@@ -10,11 +10,13 @@ Written as raw ASGI rather than Quart hooks: it runs on the relay hot path.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import random
 import time
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -37,14 +39,29 @@ def new_request_id() -> str:
     return f"{stamp}{ns % 1_000_000_000}{random.randrange(100_000_000):08d}"
 
 
-def client_ip(scope: Scope) -> str:
+def client_ip(scope: Mapping[str, Any]) -> str:
+    """The client address; X-Forwarded-For / X-Real-IP count only from a proxy
+    on a loopback or private address (a public client could forge them to slip
+    past a token's subnet restriction)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else ""
+    if not _is_trusted_proxy(peer):
+        return peer
     for name, value in scope.get("headers", ()):
         if name == b"x-forwarded-for":
-            return str(value.decode("latin-1").split(",", 1)[0].strip())
+            return str(value.decode("latin-1").split(",", 1)[0].strip()) or peer
         if name == b"x-real-ip":
-            return str(value.decode("latin-1").strip())
-    client = scope.get("client")
-    return str(client[0]) if client else ""
+            return str(value.decode("latin-1").strip()) or peer
+    return peer
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private
 
 
 def route_group(path: str) -> str:
@@ -79,14 +96,24 @@ class GatewayMiddleware:
             trimmed = path.rstrip("/") or "/"
             scope["path"] = trimmed
             scope["raw_path"] = trimmed.encode()
-        header = (b"x-oneapi-request-id", rid.encode())
+        extra = [(b"x-oneapi-request-id", rid.encode())]
+        # CORS as the reference: every route but /api, any origin.
+        if not path.startswith("/api/") and _has_header(scope, b"origin"):
+            if scope["method"] == "OPTIONS" and _has_header(scope,
+                                                            b"access-control-request-method"):
+                await send({"type": "http.response.start", "status": 204,
+                            "headers": [*extra, *CORS_PREFLIGHT]})
+                await send({"type": "http.response.body", "body": b""})
+                access_log.info("%s | 204 | preflight | %s", rid, path)
+                return
+            extra.append(CORS_ORIGIN)
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
@@ -105,6 +132,21 @@ class GatewayMiddleware:
                             client_ip(scope), scope["method"], path)
             if self.observe is not None:
                 self.observe(route_group(path), scope["method"], status, elapsed)
+
+
+CORS_ORIGIN = (b"access-control-allow-origin", b"*")
+CORS_PREFLIGHT = [
+    CORS_ORIGIN,
+    (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
+    (b"access-control-allow-headers", b"*"),
+    (b"access-control-allow-credentials", b"true"),
+    (b"access-control-max-age", b"43200"),
+    (b"content-length", b"0"),
+]
+
+
+def _has_header(scope: Scope, wanted: bytes) -> bool:
+    return any(name == wanted for name, _ in scope.get("headers", ()))
 
 
 def _is_gzip(scope: Scope) -> bool:

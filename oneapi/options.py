@@ -108,6 +108,23 @@ class Options:
     def __init__(self, defaults: Mapping[str, str]) -> None:
         self._defaults = dict(defaults)
         self._values = dict(defaults)
+        self.model_ratios: dict[str, float] = {}
+        self.completion_ratios: dict[str, float] = {}
+        self.group_ratios: dict[str, float] = {}
+        self._parse_ratios()
+
+    def _parse_ratios(self) -> None:
+        """Parsed ratio tables for the relay (a stored value that does not parse
+        falls back to the default table rather than billing everything at 30x)."""
+        for key, attr in (("ModelRatio", "model_ratios"),
+                          ("CompletionRatio", "completion_ratios"),
+                          ("GroupRatio", "group_ratios")):
+            try:
+                table = parse_ratio_json(self._values[key])
+            except ValueError as exc:
+                log.error("option %s is unusable (%s); using the default table", key, exc)
+                table = parse_ratio_json(self._defaults[key])
+            setattr(self, attr, table)
 
     def __getitem__(self, key: str) -> str:
         return self._values[key]
@@ -147,6 +164,7 @@ class Options:
                 value = _merge_missing_model_ratios(value)
             values[key] = value
         self._values = values
+        self._parse_ratios()
 
     async def load(self, session: AsyncSession) -> None:
         rows = (await session.execute(select(Option.key, Option.value))).all()

@@ -6,13 +6,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from quart import current_app
 
 from oneapi.db.engine import Database
 from oneapi.options import Options
 from oneapi.settings import Settings
+
+if TYPE_CHECKING:
+    from oneapi.relay.service import Relay
 
 log = logging.getLogger("oneapi.app")
 
@@ -24,6 +27,7 @@ class AppState:
     settings: Settings
     options: Options
     db: Database | None = None
+    relay: Relay | None = None
     start_time: int = field(default_factory=lambda: int(time.time()))
     # Run at shutdown in reverse order, after in-flight requests have drained:
     # background queues flush here so that nothing accepted is lost.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,6 +17,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from oneapi.db.dsn import DatabaseURL
+
+# Which kind of work issued a statement: "request" (serving a request) or
+# "background" (writers, reloads). The relay's steady state issues none of the first.
+statement_origin: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "statement_origin", default="request")
+DB_STATEMENTS = Counter("oneapi_db_statements_total",
+                        "SQL statements sent, by origin (request or background).", ["origin"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,11 @@ def make_engine(db: DatabaseURL, pool: PoolSettings) -> AsyncEngine:
             pool_pre_ping=True,
         )
     engine = create_async_engine(db.render(), **kwargs)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        DB_STATEMENTS.labels(statement_origin.get()).inc()
+
     if db.is_sqlite:
         busy = pool.sqlite_busy_timeout_ms
 
@@ -48,7 +63,10 @@ def make_engine(db: DatabaseURL, pool: PoolSettings) -> AsyncEngine:
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {int(busy)}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            # WAL persists in the file: if a peer connecting at the same moment holds
+            # the lock, it is switching the mode for us.
+            with contextlib.suppress(Exception):
+                cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.close()
 

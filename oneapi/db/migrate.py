@@ -144,13 +144,16 @@ async def upgrade(
     """Bring both trees to head under the lock; run `then` (bootstrap) inside it."""
     engine, db = main
     log_engine, log_db = logs
+    if log_engine is not engine:
+        # A separate log database is migrated first, under its own lock, and never while
+        # holding the main lock: MySQL's GET_LOCK is server-wide, and the "separate" log
+        # database may be the main one spelled differently, so nesting would deadlock.
+        async with log_engine.connect() as lconn, migration_lock(lconn, log_db):
+            await _upgrade_tree(lconn, "logs", log_db)
     async with engine.connect() as conn, migration_lock(conn, db):
         await _upgrade_tree(conn, "main", db)
         if log_engine is engine:
             await _upgrade_tree(conn, "logs", db)
-        else:
-            async with log_engine.connect() as lconn, migration_lock(lconn, log_db):
-                await _upgrade_tree(lconn, "logs", log_db)
         if then is not None:
             await then(conn)
             await conn.commit()

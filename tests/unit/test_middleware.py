@@ -126,11 +126,18 @@ async def test_access_log_line_and_observer(caplog: pytest.LogCaptureFixture) ->
     assert seen == [("api", "POST", 200)]
 
 
-def test_client_ip_prefers_forwarded_headers() -> None:
+def test_client_ip_prefers_forwarded_headers_from_a_local_proxy() -> None:
     base = {"client": ("127.0.0.1", 1)}
     assert client_ip({**base, "headers": []}) == "127.0.0.1"
     assert client_ip({**base, "headers": [(b"x-forwarded-for", b"1.2.3.4, 10.0.0.1")]}) == "1.2.3.4"
     assert client_ip({**base, "headers": [(b"x-real-ip", b"5.6.7.8")]}) == "5.6.7.8"
+    private = {"client": ("10.0.3.7", 1), "headers": [(b"x-forwarded-for", b"1.2.3.4")]}
+    assert client_ip(private) == "1.2.3.4"
+
+
+def test_forwarded_headers_from_a_public_peer_are_ignored() -> None:
+    scope = {"client": ("93.184.216.34", 1), "headers": [(b"x-forwarded-for", b"10.0.0.1")]}
+    assert client_ip(scope) == "93.184.216.34"
 
 
 def test_route_groups() -> None:

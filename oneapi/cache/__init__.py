@@ -1,0 +1,1 @@
+"""Process memory caches for the relay hot path (tokens, users, channel routing)."""

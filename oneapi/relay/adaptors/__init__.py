@@ -1,0 +1,20 @@
+"""Provider adaptors: one module per provider behind the ``Adaptor`` protocol.
+
+The relay core asks ``adaptor_for(channel_type)`` and never learns provider names.
+"""
+
+from __future__ import annotations
+
+from oneapi.relay.adaptors.base import Adaptor
+from oneapi.relay.adaptors.openai import OpenAIAdaptor
+
+_OPENAI = OpenAIAdaptor()
+_BY_TYPE: dict[int, Adaptor] = {}
+
+
+def register(channel_type: int, adaptor: Adaptor) -> None:
+    _BY_TYPE[channel_type] = adaptor
+
+
+def adaptor_for(channel_type: int) -> Adaptor:
+    return _BY_TYPE.get(channel_type, _OPENAI)

@@ -1,0 +1,95 @@
+"""The adaptor protocol and the per-attempt context it works with.
+
+An adaptor turns the client's OpenAI request into the provider's request
+(URL, headers, body) and the provider's reply back into OpenAI's shapes,
+reporting usage for billing. It knows HTTP and formats - nothing about users,
+tokens or quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from oneapi.cache.entities import ChannelInfo
+from oneapi.relay.modes import Mode
+from oneapi.relay.parse import RelayRequest
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class Meta:
+    """Everything about one attempt on one channel."""
+
+    mode: Mode
+    channel: ChannelInfo
+    request: RelayRequest
+    path: str  # the client's path and query, e.g. "/v1/chat/completions?x=1"
+    base_url: str
+    api_key: str
+    origin_model: str
+    model: str  # after the channel's model mapping
+    prompt_tokens: int = 0
+    system_prompt_reset: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # the client's, lower-case
+
+    @property
+    def stream(self) -> bool:
+        return self.request.stream
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(slots=True)
+class Reply:
+    """A complete (non-stream) reply for the client."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    usage: Usage | None = None
+
+
+class StreamResult:
+    """Filled in by an adaptor's stream while it runs; read when it ends."""
+
+    __slots__ = ("completion_text", "done_sent", "text_tokens", "usage")
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.completion_text: list[str] = []
+        self.text_tokens = 0  # tokens of text already folded out of completion_text
+        self.done_sent = False
+
+
+class Adaptor(Protocol):
+    def build_request(self, meta: Meta) -> UpstreamRequest: ...
+
+    def upstream_error(self, status: int, body: bytes) -> dict[str, Any] | None:
+        """The error object for a failed reply (``None``: not an error)."""
+        ...
+
+    def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
+                    body: bytes) -> Reply: ...
+
+    def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
+               result: StreamResult) -> AsyncIterator[bytes]:
+        """Client SSE bytes from upstream byte chunks; fills `result` as it goes."""
+        ...

@@ -1,0 +1,35 @@
+"""Start the relay's parts with the app, and stop them (in order) after it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from oneapi.cache.memory import RelayCache
+from oneapi.relay.adaptors.openai import OpenAIAdaptor
+from oneapi.relay.quota import QuotaService
+from oneapi.relay.service import Relay
+from oneapi.relay.upstream import make_client
+from oneapi.state import AppState
+from oneapi.tasks.accounting import AccountingWriter
+from oneapi.tokenize import preload, set_approximate_enabled
+
+
+async def start_relay(state: AppState) -> None:
+    settings, db = state.settings, state.database
+    await asyncio.to_thread(preload)  # tiktoken encodings: once per process, off the loop
+    set_approximate_enabled(state.options.bool("ApproximateTokenEnabled"))
+    OpenAIAdaptor.force_usage = settings.enforce_include_usage
+
+    writer = AccountingWriter(db, journal_dir=Path(settings.log_dir) / "journal")
+    writer.start()
+    writer.replay_journals()
+    cache = RelayCache(db, writer, ttl=float(settings.sync_frequency))
+    await cache.start()
+    client = make_client(settings)
+    state.relay = Relay(settings, state.options, cache, QuotaService(db, writer), writer, client)
+
+    # Shutdown hooks run in reverse: stop reloading, flush accounting, close the client.
+    state.on_shutdown("upstream client", client.aclose)
+    state.on_shutdown("accounting writer", writer.close)
+    state.on_shutdown("cache reloader", cache.stop)
