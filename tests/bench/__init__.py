@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m tests.bench.run` (see README.md)."""
