@@ -49,7 +49,9 @@ def create_app(settings: Settings) -> Quart:
     app.json = OrjsonProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-        BODY_TIMEOUT=600,
+        # Bodies get their deadline in the ASGI layer (only when they arrive in
+        # pieces): Quart's own would wrap every body read in a task and a timer.
+        BODY_TIMEOUT=None,
         RESPONSE_TIMEOUT=None,  # streams last as long as the upstream does
     )
     state = AppState(settings=settings, options=Options(default_options(settings.theme)))

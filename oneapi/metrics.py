@@ -8,6 +8,7 @@ aggregates them, so a scrape sees the whole node whichever worker answers.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,9 +33,21 @@ HTTP_LATENCY = Histogram(
 )
 
 
+_counters: dict[tuple[str, str, int], Any] = {}
+_latencies: dict[str, Any] = {}
+
+
 def observe_request(group: str, method: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(group, method, str(status)).inc()
-    HTTP_LATENCY.labels(group).observe(seconds)
+    # Label lookups take a lock and build tuples: keep the children at hand.
+    counter = _counters.get((group, method, status))
+    if counter is None:
+        counter = _counters[(group, method, status)] = HTTP_REQUESTS.labels(
+            group, method, str(status))
+    counter.inc()
+    latency = _latencies.get(group)
+    if latency is None:
+        latency = _latencies[group] = HTTP_LATENCY.labels(group)
+    latency.observe(seconds)
 
 
 def _registry() -> CollectorRegistry:

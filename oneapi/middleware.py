@@ -10,6 +10,7 @@ Written as raw ASGI rather than Quart hooks: it runs on the relay hot path.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import logging
@@ -28,15 +29,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_ID = "oneapi.request_id"
 ORIGINAL_PATH = "oneapi.original_path"
 MAX_GZIP_BODY = 64 * 1024 * 1024  # the seed's nginx example allows 64 MB bodies
+BODY_TIMEOUT = 120.0  # seconds for a request body to arrive in full
 
 access_log = logging.getLogger("oneapi.access")
 
 
+_stamp: tuple[int, str] = (0, "")
+
+
 def new_request_id() -> str:
     """``YYYYMMDDhhmmss`` + nanoseconds (not zero-padded) + 8 random digits."""
+    global _stamp
     ns = time.time_ns()
-    stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(ns // 1_000_000_000))
-    return f"{stamp}{ns % 1_000_000_000}{random.randrange(100_000_000):08d}"
+    second = ns // 1_000_000_000
+    if _stamp[0] != second:
+        _stamp = (second, time.strftime("%Y%m%d%H%M%S", time.localtime(second)))
+    return f"{_stamp[1]}{ns % 1_000_000_000}{random.getrandbits(32) % 100_000_000:08d}"
 
 
 def client_ip(scope: Mapping[str, Any]) -> str:
@@ -79,9 +87,11 @@ def route_group(path: str) -> str:
 
 class GatewayMiddleware:
     def __init__(self, app: ASGIApp,
-                 observe: Callable[[str, str, int, float], None] | None = None) -> None:
+                 observe: Callable[[str, str, int, float], None] | None = None,
+                 body_timeout: float = BODY_TIMEOUT) -> None:
         self.app = app
         self.observe = observe
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,17 +100,29 @@ class GatewayMiddleware:
         start = time.perf_counter()
         rid = new_request_id()
         path: str = scope["path"]
+        method: str = scope["method"]
         scope[REQUEST_ID] = rid
         scope[ORIGINAL_PATH] = path
         if len(path) > 1 and path.endswith("/"):
             trimmed = path.rstrip("/") or "/"
             scope["path"] = trimmed
             scope["raw_path"] = trimmed.encode()
+        origin = preflight = gzipped = has_body = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                has_body = value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"origin":
+                origin = True
+            elif name == b"access-control-request-method":
+                preflight = True
+            elif name == b"content-encoding":
+                gzipped = value.strip().lower() == b"gzip"
         extra = [(b"x-oneapi-request-id", rid.encode())]
         # CORS as the reference: every route but /api, any origin.
-        if not path.startswith("/api/") and _has_header(scope, b"origin"):
-            if scope["method"] == "OPTIONS" and _has_header(scope,
-                                                            b"access-control-request-method"):
+        if origin and not path.startswith("/api/"):
+            if method == "OPTIONS" and preflight:
                 await send({"type": "http.response.start", "status": 204,
                             "headers": [*extra, *CORS_PREFLIGHT]})
                 await send({"type": "http.response.body", "body": b""})
@@ -116,8 +138,10 @@ class GatewayMiddleware:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
+        if has_body:
+            receive = _body_deadline(receive, self.body_timeout)
         try:
-            if _is_gzip(scope):
+            if gzipped:
                 decoded = await _gunzip_request(scope, receive)
                 if decoded is None:
                     await send_with_id({"type": "http.response.start", "status": 400,
@@ -128,10 +152,34 @@ class GatewayMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            access_log.info("%s | %3d | %8.3fms | %15s | %s %s", rid, status, elapsed * 1000,
-                            client_ip(scope), scope["method"], path)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s | %3d | %8.3fms | %15s | %s %s", rid, status,
+                                elapsed * 1000, client_ip(scope), method, path)
             if self.observe is not None:
-                self.observe(route_group(path), scope["method"], status, elapsed)
+                self.observe(route_group(path), method, status, elapsed)
+
+
+def _body_deadline(receive: Receive, seconds: float) -> Receive:
+    """Give up on a request body that has not fully arrived within `seconds`
+    (a client trickling it would otherwise hold the request open for ever)."""
+    deadline = time.monotonic() + seconds
+    pending = True
+
+    async def guarded() -> Message:
+        nonlocal pending
+        if not pending:
+            return await receive()  # the body is in; waiting for a disconnect is fine
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                message = await receive()
+        except TimeoutError:
+            pending = False
+            return {"type": "http.disconnect"}
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            pending = False
+        return message
+
+    return guarded
 
 
 CORS_ORIGIN = (b"access-control-allow-origin", b"*")
@@ -143,17 +191,6 @@ CORS_PREFLIGHT = [
     (b"access-control-max-age", b"43200"),
     (b"content-length", b"0"),
 ]
-
-
-def _has_header(scope: Scope, wanted: bytes) -> bool:
-    return any(name == wanted for name, _ in scope.get("headers", ()))
-
-
-def _is_gzip(scope: Scope) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-encoding":
-            return bool(value.strip().lower() == b"gzip")
-    return False
 
 
 async def _gunzip_request(scope: Scope, receive: Receive) -> Receive | None:

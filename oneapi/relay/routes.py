@@ -44,15 +44,20 @@ async def _relay_call(mode: Mode, path_model: str = "") -> Response:
     scope = request.scope
     query = scope.get("query_string", b"")
     path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
-    headers = request.headers
-    accept = headers.get("Accept")
-    body = await request.get_data(cache=False, as_text=False)
+    authorization = content_type = accept = ""
+    for name, value in scope["headers"]:  # one pass over the raw headers
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"accept":
+            accept = value.decode("latin-1")
+    body = await request.get_data()
     assert isinstance(body, bytes)
     incoming = Incoming(
-        mode=mode, path=path, authorization=headers.get("Authorization", ""),
-        headers={"accept": accept} if accept else {}, body=body,
-        content_type=headers.get("Content-Type", ""), ip=client_ip(scope),
-        request_id=str(scope.get(REQUEST_ID, "")), path_model=path_model,
+        mode=mode, path=path, authorization=authorization,
+        headers={"accept": accept} if accept else {}, body=body, content_type=content_type,
+        ip=client_ip(scope), request_id=str(scope.get(REQUEST_ID, "")), path_model=path_model,
     )
     return await _relay().handle(incoming)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from quart import Response
+from werkzeug.datastructures import Headers
 
 from oneapi.cache.entities import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, ChannelInfo
 from oneapi.cache.memory import RelayCache
@@ -218,11 +219,7 @@ class Relay:
         usage = reply.usage or Usage(meta.prompt_tokens, 0)
         self._settle(reservation, text_cost(usage.prompt_tokens, usage.completion_tokens, price),
                      meta, usage, price, caller, started, incoming.request_id)
-        response = Response(reply.body, status=reply.status, content_type=reply.content_type)
-        for name, value in reply.headers:
-            if name.lower() != "content-type":
-                response.headers.add(name, value)
-        return response
+        return _reply(reply.status, reply.body, reply.headers, reply.content_type)
 
     def _estimate(self, meta: Meta, price: Price) -> int:
         """Local prompt tokens (kept in meta) and the amount to reserve."""
@@ -375,15 +372,14 @@ def _n(data: dict[str, Any]) -> int:
 
 
 _DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length",
-                   "content-encoding", "date", "server", "set-cookie"})
+                   "content-encoding", "date", "server", "set-cookie", "x-oneapi-request-id",
+                   "proxy-authenticate", "te", "trailer", "upgrade"})
 
 
-def _reply(status: int, body: bytes, headers: list[tuple[str, str]]) -> Response:
-    content_type = next((v for k, v in headers if k.lower() == "content-type"),
-                        "application/json")
-    response = Response(body, status=status, content_type=content_type)
-    for name, value in headers:
-        if name.lower() not in _DROP and name.lower() != "content-type":
-            response.headers.add(name, value)
-    return response
-
+def _reply(status: int, body: bytes, headers: list[tuple[str, str]],
+           content_type: str | None = None) -> Response:
+    """The upstream's reply as ours: its status, body and (end-to-end) headers."""
+    kept = [(k, v) for k, v in headers if k.lower() not in _DROP]
+    if content_type is not None and not any(k.lower() == "content-type" for k, _ in kept):
+        kept.append(("content-type", content_type))
+    return Response(body, status=status, headers=Headers(kept))

@@ -21,7 +21,8 @@ async def start_relay(state: AppState) -> None:
     set_approximate_enabled(state.options.bool("ApproximateTokenEnabled"))
     OpenAIAdaptor.force_usage = settings.enforce_include_usage
 
-    writer = AccountingWriter(db, journal_dir=Path(settings.log_dir) / "journal")
+    window = float(settings.batch_update_interval) if settings.batch_update_enabled else 0.2
+    writer = AccountingWriter(db, journal_dir=Path(settings.log_dir) / "journal", window=window)
     writer.start()
     writer.replay_journals()
     cache = RelayCache(db, writer, ttl=float(settings.sync_frequency))

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneapi.db.engine import Database, statement_origin
-from oneapi.db.models import Channel, Log, Token, User
+from oneapi.db.models import Channel, Token, User
 
 log = logging.getLogger("oneapi.accounting")
 
@@ -81,6 +81,9 @@ _KINDS: dict[str, type[Charge] | type[Refund] | type[StatusChange]] = {
 class AccountingWriter:
     db: Database
     journal_dir: Path
+    # Seconds to gather operations before a commit: one transaction then carries
+    # many requests (BATCH_UPDATE_INTERVAL when BATCH_UPDATE_ENABLED, else short).
+    window: float = 0.2
     high_water: int = 20_000
     max_batch: int = 1_000
     _queue: list[Op] = field(default_factory=list)
@@ -105,7 +108,8 @@ class AccountingWriter:
         self._note_pending(op, +1)
         self._queue.append(op)
         self._idle.clear()
-        self._wake.set()
+        if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
+            self._wake.set()
         if len(self._queue) >= self.high_water:
             self._room.clear()
 
@@ -134,6 +138,7 @@ class AccountingWriter:
     async def _run(self) -> None:
         token = statement_origin.set("background")
         backoff = 0.2
+        retrying = False
         try:
             while True:
                 if not self._queue:
@@ -143,6 +148,8 @@ class AccountingWriter:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
+                if not retrying and not self._stopping and self.window > 0:
+                    await self._gather()
                 batch = self._queue[: self.max_batch]
                 try:
                     await self._commit(batch)
@@ -154,10 +161,11 @@ class AccountingWriter:
                     log.error("accounting batch of %d failed (%s); retrying in %.1fs",
                               len(batch), str(exc).splitlines()[0] if str(exc) else exc,
                               backoff)
+                    retrying = True
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
-                backoff = 0.2
+                backoff, retrying = 0.2, False
                 del self._queue[: len(batch)]
                 for op in batch:
                     self._note_pending(op, -1)
@@ -166,6 +174,15 @@ class AccountingWriter:
                     self._room.set()
         finally:
             statement_origin.reset(token)
+
+    async def _gather(self) -> None:
+        """Let a batch build up for `window` seconds (less if it fills or we stop)."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.window):
+                while len(self._queue) < self.max_batch and not self._stopping:
+                    await self._wake.wait()
+                    self._wake.clear()
 
     async def close(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Flush everything; journal what the database would not take in time."""
@@ -244,38 +261,56 @@ class AccountingWriter:
             for op in sorted(tight, key=lambda c: (c.user_id, c.token_id)):
                 charged = await _capped_charge(conn, op)
                 _add_charge(op, charged, users, tokens, channels, logs)
+            # Plain driver-level executemany: these run for every request, and
+            # SQLAlchemy's per-row parameter processing would cost more than the SQL.
             if users:
-                await conn.execute(
-                    update(User).where(User.id == bindparam("uid")).values(
-                        quota=User.quota + bindparam("dq"),
-                        used_quota=User.used_quota + bindparam("du"),
-                        request_count=User.request_count + bindparam("dn")),
-                    [{"uid": k, "dq": v[0], "du": v[1], "dn": v[2]}
-                     for k, v in sorted(users.items())],
-                )
+                await _many(conn, _USERS_SQL, [(v[0], v[1], v[2], k)
+                                               for k, v in sorted(users.items())])
             if tokens:
-                await conn.execute(
-                    update(Token).where(Token.id == bindparam("tid")).values(
-                        remain_quota=Token.remain_quota + bindparam("dr"),
-                        used_quota=Token.used_quota + bindparam("du"),
-                        accessed_time=bindparam("now")),
-                    [{"tid": k, "dr": v[0], "du": v[1], "now": now}
-                     for k, v in sorted(tokens.items())],
-                )
+                await _many(conn, _TOKENS_SQL, [(v[0], v[1], now, k)
+                                                for k, v in sorted(tokens.items())])
             if channels:
-                await conn.execute(
-                    update(Channel).where(Channel.id == bindparam("cid")).values(
-                        used_quota=Channel.used_quota + bindparam("du")),
-                    [{"cid": k, "du": v} for k, v in sorted(channels.items())],
-                )
+                await _many(conn, _CHANNELS_SQL, [(v, k) for k, v in sorted(channels.items())])
             for change in statuses:
                 await _apply_status(conn, change)
             if logs and self.db.log_engine is self.db.engine:
-                await conn.execute(insert(Log), logs)
+                await _many(conn, _LOGS_SQL, [_log_values(row) for row in logs])
         if logs and self.db.log_engine is not self.db.engine:
             # Another database: a second transaction, right after the quota one.
             async with self.db.log_engine.begin() as lconn:
-                await lconn.execute(insert(Log), logs)
+                await _many(lconn, _LOGS_SQL, [_log_values(row) for row in logs])
+
+
+_USERS_SQL = ("UPDATE users SET quota = quota + ?, used_quota = used_quota + ?, "
+              "request_count = request_count + ? WHERE id = ?")
+_TOKENS_SQL = ("UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = used_quota + ?, "
+               "accessed_time = ? WHERE id = ?")
+_CHANNELS_SQL = "UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"
+LOG_COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_name",
+               "model_name", "quota", "prompt_tokens", "completion_tokens", "channel_id",
+               "request_id", "elapsed_time", "is_stream", "system_prompt_reset")
+# Built from the fixed column list above, never from input.
+_LOGS_SQL = "INSERT INTO logs ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(LOG_COLUMNS), ", ".join("?" * len(LOG_COLUMNS)))
+
+
+def _log_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[name] for name in LOG_COLUMNS)
+
+
+_PLACEHOLDER = {"qmark": "?", "format": "%s"}
+
+
+async def _many(conn: AsyncConnection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """executemany of a qmark-style statement in the driver's own parameter style."""
+    style = conn.dialect.paramstyle
+    if style in _PLACEHOLDER:
+        sql = sql.replace("?", _PLACEHOLDER[style])
+    else:  # numeric / numeric_dollar (asyncpg)
+        parts = sql.split("?")
+        mark = "$" if style == "numeric_dollar" else ":"
+        sql = parts[0] + "".join(f"{mark}{i}{part}" for i, part in enumerate(parts[1:], 1))
+    await conn.exec_driver_sql(sql, rows)
 
 
 def _add_charge(op: Charge, charged: int, users: dict[int, list[int]],

@@ -168,6 +168,10 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         enc = _built.get(name)
         if enc is None:
             enc = build_encoding(name)
+            # The Rust core keeps its own copy of the ranks; tiktoken's Python-side
+            # dict only serves pickling. Dropping it saves ~40 MB per worker.
+            if isinstance(enc, tiktoken.Encoding):
+                enc._mergeable_ranks = {}
             _built[name] = enc
     return enc
 

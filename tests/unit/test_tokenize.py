@@ -41,6 +41,7 @@ from oneapi.tokenize.encodings import (
     EXPECTED_SHA256,
     O200K_BASE,
     EncodingDataError,
+    build_encoding,
     get_encoding,
 )
 from oneapi.tokenize.imagesize import ImageSizeError, data_url_image_size, image_size
@@ -147,7 +148,8 @@ def test_offline_encoding_matches_stock_tiktoken(
     assert ours.n_vocab == stock.n_vocab
     assert ours._pat_str == stock._pat_str
     assert ours._special_tokens == stock._special_tokens
-    assert ours._mergeable_ranks == stock._mergeable_ranks
+    assert build_encoding(name)._mergeable_ranks == stock._mergeable_ranks
+    assert ours._mergeable_ranks == {}  # the shared copy drops Python's duplicate ranks
     for text in SAMPLE_TEXTS:
         assert ours.encode_ordinary(text) == stock.encode_ordinary(text), text
         assert ours.encode(text, disallowed_special=()) == stock.encode(text, disallowed_special=())

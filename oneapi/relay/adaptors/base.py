@@ -58,7 +58,8 @@ class UpstreamRequest:
 
 @dataclass(slots=True)
 class Reply:
-    """A complete (non-stream) reply for the client."""
+    """A complete (non-stream) reply for the client (headers as the upstream sent
+    them; the relay drops hop-by-hop ones)."""
 
     status: int
     body: bytes

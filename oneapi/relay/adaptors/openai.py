@@ -32,11 +32,6 @@ _FIXED_PATHS: dict[int, dict[Mode, str]] = {
     ALI_BAILIAN: {Mode.CHAT: "/compatible-mode/v1/chat/completions",
                   Mode.EMBEDDINGS: "/compatible-mode/v1/embeddings"},
 }
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
-    "proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade", "date", "server",
-    "x-oneapi-request-id", "set-cookie",
-})
 # Text folded into a running token count past this size keeps memory flat.
 _FOLD_AT = 64 * 1024
 
@@ -112,11 +107,10 @@ class OpenAIAdaptor:
 
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
                     body: bytes) -> Reply:
-        passthrough = [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
         content_type = next((v for k, v in headers if k.lower() == "content-type"),
                             "application/json")
         if meta.mode is Mode.IMAGES or not content_type.startswith("application/json"):
-            return Reply(status, body, content_type, passthrough)
+            return Reply(status, body, content_type, headers)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -129,7 +123,7 @@ class OpenAIAdaptor:
         err = data.get("error")
         if isinstance(err, dict) and err.get("type"):
             raise UpstreamFailure(error_from_body(status, body))
-        return Reply(status, body, content_type, passthrough, usage=_usage(meta, data))
+        return Reply(status, body, content_type, headers, usage=_usage(meta, data))
 
     async def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
                      result: StreamResult) -> AsyncIterator[bytes]:
