@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oneapi.db import migrate
 from oneapi.db.engine import Database
 from oneapi.settings import Settings
-from oneapi.store.bootstrap import bootstrap, warn_default_root_password
+from oneapi.store.bootstrap import bootstrap, ensure_session_secret, warn_default_root_password
 
 log = logging.getLogger("oneapi.node")
 
@@ -27,6 +27,7 @@ async def prepare(settings: Settings) -> None:
         async def _bootstrap(conn: AsyncConnection) -> None:
             await bootstrap(conn, initial_root_token=settings.initial_root_token,
                             initial_root_access_token=settings.initial_root_access_token)
+            await ensure_session_secret(conn)
 
         await migrate.upgrade((db.engine, db.main_url), (db.log_engine, db.logs_url),
                               then=_bootstrap)

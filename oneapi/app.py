@@ -10,7 +10,19 @@ from quart import Quart, Response, request
 from quart.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from oneapi.admin import system
+from oneapi.admin import (
+    accounts,
+    channels,
+    logs,
+    options,
+    redemptions,
+    system,
+    tokens,
+    users,
+)
+from oneapi.admin.api import openapi_document
+from oneapi.admin.auth import init_auth
+from oneapi.admin.ratelimit import RateLimits
 from oneapi.db.engine import Database
 from oneapi.errors import ApiError, RelayError
 from oneapi.metrics import blueprint as metrics_blueprint
@@ -57,7 +69,13 @@ def create_app(settings: Settings) -> Quart:
     state = AppState(settings=settings, options=Options(default_options(settings.theme)))
     app.extensions[EXTENSION] = state
 
-    app.register_blueprint(system.blueprint)
+    for module in (system, users, accounts, tokens, redemptions, channels, logs, options):
+        app.register_blueprint(module.blueprint)
+    init_auth(app, settings.session_cookie_secure)
+
+    @app.get("/api/openapi.json")
+    async def openapi() -> Response:
+        return _json(openapi_document(), 200)
     app.register_blueprint(relay_blueprint)
     app.register_blueprint(billing_blueprint)
     app.register_blueprint(metrics_blueprint)
@@ -68,6 +86,12 @@ def create_app(settings: Settings) -> Quart:
         state.db = Database.from_settings(settings)
         async with state.db.session() as session:
             await state.options.load(session)
+        # Sessions are signed with SESSION_SECRET, else with the secret the master
+        # stored in the database, so every worker and node accepts every cookie.
+        app.secret_key = settings.session_secret or state.options.get("SessionSecret")
+        state.rate_limits = RateLimits.from_settings(
+            settings.global_api_rate_limit, settings.global_web_rate_limit, settings.debug)
+        gateway.limits = state.rate_limits
         await start_relay(state)
 
     @app.after_serving
@@ -111,6 +135,6 @@ def create_app(settings: Settings) -> Quart:
         return _json(RelayError(500, "internal error").body(rid), 500)
 
     # Quart's ASGI signature is narrower than the plain-dict one the middleware uses.
-    app.asgi_app = GatewayMiddleware(  # type: ignore[method-assign,assignment]
-        app.asgi_app, observe_request)  # type: ignore[arg-type]
+    gateway = GatewayMiddleware(app.asgi_app, observe_request)  # type: ignore[arg-type]
+    app.asgi_app = gateway  # type: ignore[method-assign,assignment]
     return app

@@ -18,7 +18,10 @@ import random
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oneapi.admin.ratelimit import RateLimits
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -92,6 +95,7 @@ class GatewayMiddleware:
         self.app = app
         self.observe = observe
         self.body_timeout = body_timeout
+        self.limits: RateLimits | None = None  # set when the app starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,6 +133,16 @@ class GatewayMiddleware:
                 access_log.info("%s | 204 | preflight | %s", rid, path)
                 return
             extra.append(CORS_ORIGIN)
+        limits = self.limits
+        if limits is not None and not path.startswith(("/v1/", "/dashboard/", "/metrics")):
+            window = limits.api if path.startswith("/api/") else limits.web
+            if window.limit and not window.allow(client_ip(scope)):
+                # The reference answers a rate-limited request with an empty 429.
+                await send({"type": "http.response.start", "status": 429,
+                            "headers": [*extra, (b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": b""})
+                access_log.info("%s | 429 | rate limited | %s", rid, path)
+                return
         status = 500
 
         async def send_with_id(message: Message) -> None:

@@ -15,6 +15,7 @@ from oneapi.options import Options
 from oneapi.settings import Settings
 
 if TYPE_CHECKING:
+    from oneapi.admin.ratelimit import RateLimits
     from oneapi.relay.service import Relay
 
 log = logging.getLogger("oneapi.app")
@@ -28,6 +29,7 @@ class AppState:
     options: Options
     db: Database | None = None
     relay: Relay | None = None
+    rate_limits: RateLimits | None = None
     start_time: int = field(default_factory=lambda: int(time.time()))
     # Run at shutdown in reverse order, after in-flight requests have drained:
     # background queues flush here so that nothing accepted is lost.

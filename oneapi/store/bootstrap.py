@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from oneapi.db.models import Token, User
+from oneapi.db.models import Option, Token, User
 from oneapi.security import check_password, hash_password, uuid_hex
 
 log = logging.getLogger("oneapi.bootstrap")
 
 ROLE_ROOT = 100
+# Ends in "Secret", so GET /api/option never lists it.
+SESSION_SECRET_OPTION = "SessionSecret"  # noqa: S105 - an option name
 ROOT_QUOTA = 500_000_000_000_000
 DEFAULT_ROOT_PASSWORD = "123456"  # noqa: S105 - the reference's documented first login
 
@@ -53,6 +56,16 @@ async def bootstrap(conn: AsyncConnection, *, initial_root_token: str = "",
             log.info("created the initial root token")
         await session.commit()
     return True
+
+
+async def ensure_session_secret(conn: AsyncConnection) -> None:
+    """Without SESSION_SECRET, sign sessions with one random secret kept in the
+    database (hidden from the option API), so every worker and node agrees and
+    sessions survive restarts."""
+    async with AsyncSession(bind=conn) as session:
+        if await session.get(Option, SESSION_SECRET_OPTION) is None:
+            session.add(Option(key=SESSION_SECRET_OPTION, value=secrets.token_urlsafe(48)))
+            await session.commit()
 
 
 async def warn_default_root_password(conn: AsyncConnection) -> bool:
