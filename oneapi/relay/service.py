@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 from quart import Response
 from werkzeug.datastructures import Headers
@@ -29,6 +30,7 @@ from oneapi.relay.adaptors import adaptor_for
 from oneapi.relay.adaptors.base import Meta, StreamResult, Usage
 from oneapi.relay.adaptors.openai import stream_usage
 from oneapi.relay.auth import Caller, authenticate, check_model
+from oneapi.relay.health import ChannelHealth
 from oneapi.relay.images import validate_image_request
 from oneapi.relay.modes import Mode
 from oneapi.relay.parse import RelayRequest, parse_request
@@ -89,6 +91,8 @@ class Relay:
         self.writer = writer
         self.client = client
         self.deadline = float(settings.relay_timeout) if settings.relay_timeout > 0 else None
+        self.health = ChannelHealth(settings.enable_metric, settings.metric_queue_size,
+                                    settings.metric_success_rate_threshold)
 
     async def caller(self, authorization: str, ip: str) -> Caller:
         return await authenticate(self.cache, self.writer, authorization, ip)
@@ -111,7 +115,10 @@ class Relay:
             if channel is None:
                 break
             try:
-                return await self._attempt(incoming, caller, request, channel)
+                response = await self._attempt(incoming, caller, request, channel)
+                if self.health.enabled:
+                    self.health.record(channel.id, True)
+                return response
             except UpstreamFailure as failure:
                 last = failure.error
                 failed.add(channel.id)
@@ -149,12 +156,15 @@ class Relay:
                                       lower_tiers_first=attempt >= 2)
 
     def _channel_failed(self, channel: ChannelInfo, error: RelayError) -> None:
-        if not self.options.bool("AutomaticDisableChannelEnabled") or not should_disable(error):
+        unhealthy = self.health.record(channel.id, False)
+        if not unhealthy and not (self.options.bool("AutomaticDisableChannelEnabled")
+                                  and should_disable(error)):
             return
         if channel.status != CHANNEL_ENABLED:
             return
+        reason = "success rate too low" if unhealthy else error.message
         log.warning("channel #%d (%s) disabled automatically: %s", channel.id, channel.name,
-                    error.message)
+                    reason)
         self.cache.set_channel_status(channel.id, CHANNEL_AUTO_DISABLED)
         self.writer.submit_nowait(StatusChange("channels", channel.id, CHANNEL_AUTO_DISABLED,
                                                only_if=CHANNEL_ENABLED))
@@ -252,7 +262,11 @@ class Relay:
                 return await self.client.send(request, stream=True)
         except UpstreamFailure:
             raise
-        except (TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            if not _timed_out(exc):
+                log.warning("channel #%d: upstream unreachable: %r", meta.channel.id, exc)
+                raise UpstreamFailure(RelayError(502, "the upstream request failed",
+                                                 code="do_request_failed")) from None
             log.warning("channel #%d: upstream timed out", meta.channel.id)
             raise UpstreamFailure(RelayError(504, "the upstream did not answer in time",
                                              code="do_request_failed")) from None
@@ -360,6 +374,19 @@ async def _upstream_chunks(upstream: httpx.Response, deadline: float | None,
                     yield chunk
     except (TimeoutError, httpx.HTTPError, OSError) as exc:
         log.warning("channel #%d: stream ended early: %r", channel_id, exc)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A real timeout, not a refused/reset connection dressed as one (httpx-aiohttp
+    maps every aiohttp connection error to ConnectTimeout)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientConnectorError | ConnectionError):
+            return False
+        if isinstance(seen, aiohttp.ServerTimeoutError | asyncio.TimeoutError) and seen is not exc:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return True
 
 
 def _is_json(upstream: httpx.Response) -> bool:
