@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from oneapi.db import migrate
 from oneapi.db.engine import Database
-from oneapi.db.models import Ability, Channel, Log, Token, User
+from oneapi.db.models import Ability, Channel, Log, Option, Token, User
 from oneapi.security import generate_api_key
 from oneapi.store.bootstrap import bootstrap
 from tests.dbs import make_settings
@@ -45,15 +45,29 @@ class Seeder:
 
     async def token(self, user_id: int, *, key: str | None = None, name: str = "t",
                     remain_quota: int = 0, unlimited: bool = True, expired_time: int = -1,
-                    status: int = 1, models: str | None = None, subnet: str = "") -> str:
+                    status: int = 1, models: str | None = None, subnet: str = "",
+                    used_quota: int = 0) -> str:
         key = key or generate_api_key()
         async with self.db.session() as s:
             s.add(Token(user_id=user_id, key=key, name=name, status=status,
                         created_time=int(time.time()), accessed_time=int(time.time()),
                         expired_time=expired_time, remain_quota=remain_quota,
-                        unlimited_quota=unlimited, models=models, subnet=subnet))
+                        unlimited_quota=unlimited, models=models, subnet=subnet,
+                        used_quota=used_quota))
             await s.commit()
         return key
+
+    async def token_id(self, key: str) -> int:
+        async with self.db.session() as s:
+            return int((await s.execute(select(Token.id).where(Token.key == key))).scalar_one())
+
+    async def options(self, **values: object) -> None:
+        """Store runtime options (read by the gateway at start): bools as "true"/"false"."""
+        async with self.db.session() as s:
+            for name, value in values.items():
+                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+                await s.merge(Option(key=name, value=text))
+            await s.commit()
 
     async def channel(self, base_url: str, *, key: str = "upstream-key", type: int = 1,
                       models: str = "gpt-3.5-turbo", group: str = "default", priority: int = 0,

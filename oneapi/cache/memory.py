@@ -126,7 +126,12 @@ class RelayCache:
     async def reload_channels(self) -> None:
         async with self.db.session() as session:
             rows = (await session.execute(select(Channel))).scalars().all()
-        self.routes = RoutingTable(ChannelInfo.from_row(r) for r in rows)
+        channels = [ChannelInfo.from_row(r) for r in rows]
+        for channel in channels:  # statuses set here but not yet committed
+            pending = self.writer.pending_channel_status.get(channel.id)
+            if pending is not None:
+                channel.status = pending
+        self.routes = RoutingTable(channels)
 
     def channel(self, channel_id: int) -> ChannelInfo | None:
         return self.routes.by_id.get(channel_id)

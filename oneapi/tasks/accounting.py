@@ -95,6 +95,8 @@ class AccountingWriter:
     # Signed deltas queued but not yet committed, so cache reloads can add them.
     pending_user: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     pending_token: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    # Channel statuses queued but not committed: a cache reload must not undo them.
+    pending_channel_status: dict[int, int] = field(default_factory=dict)
     committed_ops: int = 0
 
     def start(self) -> None:
@@ -133,6 +135,11 @@ class AccountingWriter:
             self.pending_user[op.user_id] += sign * op.amount
             if op.token_limited:
                 self.pending_token[op.token_id] += sign * op.amount
+        elif op.table == "channels":
+            if sign > 0:
+                self.pending_channel_status[op.id] = op.status
+            elif self.pending_channel_status.get(op.id) == op.status:
+                del self.pending_channel_status[op.id]
 
     # --- the loop ----------------------------------------------------------------------
     async def _run(self) -> None:
@@ -259,8 +266,10 @@ class AccountingWriter:
 
         async with self.db.engine.begin() as conn:
             for op in sorted(tight, key=lambda c: (c.user_id, c.token_id)):
+                # Deducted right here, so the next capped charge of the same user
+                # in this batch sees what is really left.
                 charged = await _capped_charge(conn, op)
-                _add_charge(op, charged, users, tokens, channels, logs)
+                _add_charge(op, charged, users, tokens, channels, logs, deducted=True)
             # Plain driver-level executemany: these run for every request, and
             # SQLAlchemy's per-row parameter processing would cost more than the SQL.
             if users:
@@ -315,8 +324,8 @@ async def _many(conn: AsyncConnection, sql: str, rows: list[tuple[Any, ...]]) ->
 
 def _add_charge(op: Charge, charged: int, users: dict[int, list[int]],
                 tokens: dict[int, list[int]], channels: dict[int, int],
-                logs: list[dict[str, Any]]) -> None:
-    delta = charged - op.reserved
+                logs: list[dict[str, Any]], *, deducted: bool = False) -> None:
+    delta = 0 if deducted else charged - op.reserved
     u = users[op.user_id]
     u[0] -= delta
     u[1] += charged
@@ -348,6 +357,12 @@ async def _capped_charge(conn: AsyncConnection, op: Charge) -> int:
     if allowed < extra:
         log.info("charge for user %d capped at %d of %d (quota exhausted)", op.user_id,
                  op.reserved + allowed, op.quota)
+    if allowed:
+        await conn.execute(update(User).where(User.id == op.user_id)
+                           .values(quota=User.quota - allowed))
+        if op.token_limited:
+            await conn.execute(update(Token).where(Token.id == op.token_id)
+                               .values(remain_quota=Token.remain_quota - allowed))
     return op.reserved + allowed
 
 

@@ -109,8 +109,10 @@ class OpenAIAdaptor:
                     body: bytes) -> Reply:
         content_type = next((v for k, v in headers if k.lower() == "content-type"),
                             "application/json")
-        if meta.mode is Mode.IMAGES or not content_type.startswith("application/json"):
+        if meta.mode is Mode.IMAGES:
             return Reply(status, body, content_type, headers)
+        # Text replies must be OpenAI JSON whatever their content type says: an HTML
+        # error page with status 200 is a failure, not something to bill.
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
