@@ -27,8 +27,7 @@ from oneapi.errors import RelayError
 from oneapi.options import Options
 from oneapi.relay import catalog
 from oneapi.relay.adaptors import adaptor_for
-from oneapi.relay.adaptors.base import Meta, StreamResult, Usage
-from oneapi.relay.adaptors.openai import stream_usage
+from oneapi.relay.adaptors.base import Meta, StreamResult, Usage, stream_usage
 from oneapi.relay.auth import Caller, authenticate, check_model
 from oneapi.relay.health import ChannelHealth
 from oneapi.relay.images import validate_image_request
@@ -205,7 +204,10 @@ class Relay:
             raise
         try:
             if upstream.status_code not in (200, 201):
-                raise self._failure(meta, error_from_body(upstream.status_code, body))
+                adaptor = adaptor_for(channel.type)
+                error = (adaptor.upstream_error(upstream.status_code, body)
+                         or error_from_body(upstream.status_code, body))
+                raise self._failure(meta, error)
             headers = list(upstream.headers.multi_items())
             if meta.mode in (Mode.AUDIO_TRANSCRIPTION, Mode.AUDIO_TRANSLATION):
                 text = transcript_text(body, request.data.get("response_format", "json"))

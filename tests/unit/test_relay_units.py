@@ -11,8 +11,8 @@ import pytest
 from oneapi.cache.entities import ChannelInfo
 from oneapi.cache.routing import RoutingTable
 from oneapi.errors import RelayError
-from oneapi.relay.adaptors.base import Meta, StreamResult
-from oneapi.relay.adaptors.openai import OpenAIAdaptor, stream_usage, upstream_url
+from oneapi.relay.adaptors.base import Meta, StreamResult, stream_usage
+from oneapi.relay.adaptors.openai import OpenAIAdaptor, upstream_url
 from oneapi.relay.auth import split_key
 from oneapi.relay.health import ChannelHealth
 from oneapi.relay.modes import Mode

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from oneapi.cache.entities import ChannelInfo
+from oneapi.errors import RelayError
 from oneapi.relay.modes import Mode
 from oneapi.relay.parse import RelayRequest
+from oneapi.tokenize import count_text
 
 
 @dataclass(slots=True)
@@ -83,8 +85,9 @@ class StreamResult:
 class Adaptor(Protocol):
     def build_request(self, meta: Meta) -> UpstreamRequest: ...
 
-    def upstream_error(self, status: int, body: bytes) -> dict[str, Any] | None:
-        """The error object for a failed reply (``None``: not an error)."""
+    def upstream_error(self, status: int, body: bytes) -> RelayError | None:
+        """The client's error for a non-2xx reply in this provider's format (``None``:
+        use the generic mapping of spec 1.2)."""
         ...
 
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
@@ -94,3 +97,17 @@ class Adaptor(Protocol):
                result: StreamResult) -> AsyncIterator[bytes]:
         """Client SSE bytes from upstream byte chunks; fills `result` as it goes."""
         ...
+
+
+def stream_usage(meta: Meta, result: StreamResult) -> Usage:
+    """Usage of a finished (or abandoned) stream: the upstream's, else counted."""
+    usage = result.usage
+    if usage is not None and usage.total_tokens and usage.prompt_tokens:
+        return usage
+    if usage is not None and usage.total_tokens:
+        # Some upstreams give a total only: the rest is the completion.
+        total = usage.total_tokens
+        return Usage(meta.prompt_tokens, max(0, total - meta.prompt_tokens))
+    text = "".join(result.completion_text)
+    completion = result.text_tokens + (count_text(text, meta.model) if text else 0)
+    return Usage(meta.prompt_tokens, completion)

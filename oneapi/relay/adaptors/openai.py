@@ -102,7 +102,7 @@ class OpenAIAdaptor:
             headers["x-title"] = "One API"
         return UpstreamRequest("POST", upstream_url(meta), headers, body)
 
-    def upstream_error(self, status: int, body: bytes) -> dict[str, Any] | None:
+    def upstream_error(self, status: int, body: bytes) -> RelayError | None:
         return None
 
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
@@ -226,17 +226,3 @@ def _reply_text(data: dict[str, Any]) -> str:
         if isinstance(content, str):
             parts.append(content)
     return "".join(parts)
-
-
-def stream_usage(meta: Meta, result: StreamResult) -> Usage:
-    """Usage of a finished (or abandoned) stream: the upstream's, else counted."""
-    usage = result.usage
-    if usage is not None and usage.total_tokens and usage.prompt_tokens:
-        return usage
-    if usage is not None and usage.total_tokens:
-        # Some upstreams give a total only: the rest is the completion.
-        total = usage.total_tokens
-        return Usage(meta.prompt_tokens, max(0, total - meta.prompt_tokens))
-    text = "".join(result.completion_text)
-    completion = result.text_tokens + (count_text(text, meta.model) if text else 0)
-    return Usage(meta.prompt_tokens, completion)
