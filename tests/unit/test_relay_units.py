@@ -180,6 +180,33 @@ def test_upstream_urls(type: int, base: str, path: str, mode: Mode, url: str) ->
     assert upstream_url(_meta(mode, body, type=type, base_url=base, path=path)) == url
 
 
+@pytest.mark.parametrize(("base", "path", "model", "url"), [
+    ("https://res.openai.azure.com", "/v1/chat/completions?ignored=1", "gpt-3.5-turbo",
+     "https://res.openai.azure.com/openai/deployments/gpt-35-turbo/chat/completions"
+     "?api-version=2024-03-01-preview"),
+    ("https://gateway.ai.cloudflare.com/v1/acc/gw/azure-openai/res", "/v1/embeddings", "ada",
+     "https://gateway.ai.cloudflare.com/v1/acc/gw/azure-openai/res/ada/embeddings"
+     "?api-version=2024-03-01-preview"),
+])
+def test_azure_urls(base: str, path: str, model: str, url: str) -> None:
+    body = (b'{"model":"%s","messages":[{"role":"user","content":"x"}]}' % model.encode()
+            if "chat" in path else b'{"model":"%s","input":"x"}' % model.encode())
+    mode = Mode.CHAT if "chat" in path else Mode.EMBEDDINGS
+    meta = _meta(mode, body, type=3, base_url=base, path=path)
+    assert upstream_url(meta) == url
+    headers = OpenAIAdaptor().build_request(meta).headers
+    assert headers["api-key"] == "k" and "authorization" not in headers
+
+
+def test_azure_api_version_from_config_or_other() -> None:
+    meta = _meta(Mode.CHAT, b'{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}',
+                 type=3, base_url="https://r.example")
+    meta.channel.config = {"api_version": "2024-10-21"}
+    assert upstream_url(meta).endswith("?api-version=2024-10-21")
+    meta.channel.config, meta.channel.other = {}, "2023-05-15"
+    assert upstream_url(meta).endswith("?api-version=2023-05-15")
+
+
 def test_unsupported_mode_for_fixed_path_types_is_a_retryable_failure() -> None:
     meta = _meta(Mode.EMBEDDINGS, b'{"model":"m","input":"x"}', type=27)
     with pytest.raises(UpstreamFailure) as info:

@@ -19,7 +19,8 @@ from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure, error_from_body
 from oneapi.tokenize import count_text
 
-OPENAI, CUSTOM, OPENROUTER, BAICHUAN, MINIMAX = 1, 8, 20, 26, 27
+OPENAI, AZURE, CUSTOM, OPENROUTER, BAICHUAN, MINIMAX = 1, 3, 8, 20, 26, 27
+AZURE_DEFAULT_API_VERSION = "2024-03-01-preview"  # what the reference's UI fills in
 DOUBAO, NOVITA, BAIDU_V2, ALI_BAILIAN, OPENAI_COMPATIBLE, GEMINI_OPENAI = 40, 41, 47, 49, 50, 51
 CLOUDFLARE_GATEWAY = "https://gateway.ai.cloudflare.com"
 
@@ -36,9 +37,24 @@ _FIXED_PATHS: dict[int, dict[Mode, str]] = {
 _FOLD_AT = 64 * 1024
 
 
+def azure_url(meta: Meta) -> str:
+    """``<endpoint>/openai/deployments/<deployment>/<task>?api-version=<v>``; the
+    deployment is the (mapped) model name without dots, as Azure names allow."""
+    version = meta.channel.config_value("api_version") or AZURE_DEFAULT_API_VERSION
+    task = meta.path.split("?", 1)[0].removeprefix("/v1/")
+    deployment = meta.model if meta.mode is Mode.IMAGES else meta.model.replace(".", "")
+    path = f"/openai/deployments/{deployment}/{task}?api-version={version}"
+    base = meta.base_url.rstrip("/")
+    if base.startswith(CLOUDFLARE_GATEWAY):
+        path = path.removeprefix("/openai/deployments")
+    return base + path
+
+
 def upstream_url(meta: Meta) -> str:
     channel_type = meta.channel.type
     base = meta.base_url
+    if channel_type == AZURE:
+        return azure_url(meta)
     fixed = _FIXED_PATHS.get(channel_type)
     if fixed is not None:
         path = fixed.get(meta.mode)
@@ -90,8 +106,11 @@ class OpenAIAdaptor:
             content_type = "application/json"
         else:
             body, content_type = req.body, req.content_type
-        headers = {"content-type": content_type,
-                   "authorization": f"Bearer {meta.api_key}"}
+        headers = {"content-type": content_type}
+        if meta.channel.type == AZURE:
+            headers["api-key"] = meta.api_key
+        else:
+            headers["authorization"] = f"Bearer {meta.api_key}"
         accept = meta.headers.get("accept")
         if accept:
             headers["accept"] = accept
