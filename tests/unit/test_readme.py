@@ -6,6 +6,7 @@ from pathlib import Path
 
 from oneapi.__main__ import build_parser
 from oneapi.settings import setting_fields
+from scripts import provider_table
 from scripts.settings_table import readme_with_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -15,6 +16,12 @@ def test_settings_table_is_current() -> None:
     text = README.read_text()
     assert readme_with_table(text) == text, (
         "README's configuration table is stale: run scripts/settings_table.py --write")
+
+
+def test_provider_table_is_current() -> None:
+    text = README.read_text()
+    assert provider_table.readme_with_table(text) == text, (
+        "README's provider table is stale: run scripts/provider_table.py --write")
 
 
 def test_every_variable_and_flag_is_documented() -> None:

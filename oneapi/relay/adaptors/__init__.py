@@ -18,3 +18,8 @@ def register(channel_type: int, adaptor: Adaptor) -> None:
 
 def adaptor_for(channel_type: int) -> Adaptor:
     return _BY_TYPE.get(channel_type, _OPENAI)
+
+
+def dedicated_adaptors() -> dict[int, Adaptor]:
+    """Channel types served by an adaptor of their own (not the OpenAI one)."""
+    return dict(_BY_TYPE)
