@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from oneapi.log import access
+
 if TYPE_CHECKING:
     from oneapi.admin.ratelimit import RateLimits
 
@@ -34,7 +36,7 @@ ORIGINAL_PATH = "oneapi.original_path"
 MAX_GZIP_BODY = 64 * 1024 * 1024  # the seed's nginx example allows 64 MB bodies
 BODY_TIMEOUT = 120.0  # seconds for a request body to arrive in full
 
-access_log = logging.getLogger("oneapi.access")
+access_log = logging.getLogger("oneapi.access")  # rare lines (preflight, 429)
 
 
 _stamp: tuple[int, str] = (0, "")
@@ -166,9 +168,8 @@ class GatewayMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s | %3d | %8.3fms | %15s | %s %s", rid, status,
-                                elapsed * 1000, client_ip(scope), method, path)
+            if access.enabled:
+                access.write(rid, status, elapsed * 1000, client_ip(scope), method, path)
             if self.observe is not None:
                 self.observe(route_group(path), method, status, elapsed)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from oneapi.log import access
 from oneapi.middleware import (
     MAX_GZIP_BODY,
     ORIGINAL_PATH,
@@ -115,14 +116,21 @@ async def test_gzip_bomb_is_refused() -> None:
     assert status == 400 and echo.scope == {}
 
 
-async def test_access_log_line_and_observer(caplog: pytest.LogCaptureFixture) -> None:
+async def test_access_log_line_and_observer(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     seen: list[tuple[str, str, int]] = []
     app = GatewayMiddleware(Echo(), lambda g, m, s, _t: seen.append((g, m, s)))
-    with caplog.at_level(logging.INFO, logger="oneapi.access"):
+    access.configure(tmp_path, True, True)
+    try:
         _, headers, _ = await call(app, path="/api/status")
+        access.flush()
+    finally:
+        access.configure(None, False, False)
     rid = headers[b"x-oneapi-request-id"].decode()
-    [line] = [r.getMessage() for r in caplog.records if r.name == "oneapi.access"]
-    assert rid in line and "POST /api/status" in line and "200" in line and "10.1.2.3" in line
+    [line] = (tmp_path / "oneapi.log").read_text().splitlines()
+    assert rid in line and "POST /api/status" in line and "| 200 |" in line
+    assert "10.1.2.3" in line and line.startswith("[INFO] ")
+    assert line in capsys.readouterr().out  # the same line on stdout
     assert seen == [("api", "POST", 200)]
 
 
