@@ -16,6 +16,7 @@ from oneapi.settings import Settings
 
 if TYPE_CHECKING:
     from oneapi.admin.ratelimit import RateLimits
+    from oneapi.cache.bus import EventBus
     from oneapi.relay.service import Relay
 
 log = logging.getLogger("oneapi.app")
@@ -30,6 +31,7 @@ class AppState:
     db: Database | None = None
     relay: Relay | None = None
     rate_limits: RateLimits | None = None
+    bus: EventBus | None = None
     start_time: int = field(default_factory=lambda: int(time.time()))
     # Run at shutdown in reverse order, after in-flight requests have drained:
     # background queues flush here so that nothing accepted is lost.

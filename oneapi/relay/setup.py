@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from oneapi.cache.memory import RelayCache
 from oneapi.relay.adaptors.openai import OpenAIAdaptor
@@ -34,3 +35,23 @@ async def start_relay(state: AppState) -> None:
     state.on_shutdown("upstream client", client.aclose)
     state.on_shutdown("accounting writer", writer.close)
     state.on_shutdown("cache reloader", cache.stop)
+    if settings.redis_enabled:
+        await start_bus(state)
+
+
+async def start_bus(state: AppState) -> None:
+    """Subscribe this worker to the cluster's invalidation events."""
+    from oneapi.admin.invalidate import apply_event
+    from oneapi.cache.bus import EventBus
+    from oneapi.cache.redis import make_redis
+
+    redis = make_redis(state.settings)
+    bus = EventBus(redis)
+    state.bus = bus
+
+    async def handle(event: dict[str, Any]) -> None:
+        await apply_event(state, event)
+
+    await bus.start(handle)
+    state.on_shutdown("redis", redis.aclose)
+    state.on_shutdown("event bus", bus.stop)
