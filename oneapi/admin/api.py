@@ -52,6 +52,9 @@ SPEC.components.schema("Envelope", {"type": "object", "required": ["success", "m
 ENVELOPE_REF = {"$ref": "#/components/schemas/Envelope"}
 View = Callable[..., Awaitable[Any]]
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+# <int:...> path parameters: werkzeug takes any size; ids are 64-bit.
+MAX_PATH_INT = 2**63 - 1
+INT_PATH_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_PATH_INT}
 
 
 def validation_message(err: ValidationError) -> str:
@@ -87,7 +90,8 @@ def api_route(bp: Blueprint, rule: str, methods: list[str] | None = None, *,
               role: int | None, body: type[Schema] | Schema | None = None,
               query: type[Schema] | Schema | None = None, summary: str = "",
               critical: bool = False, tag: str | None = None,
-              response: dict[str, Any] | None = None) -> Callable[[View], View]:
+              response: dict[str, Any] | None = None,
+              responses: dict[str, Any] | None = None) -> Callable[[View], View]:
     methods = methods or ["GET"]
     body_schema = body() if isinstance(body, type) else body
     query_schema = query() if isinstance(query, type) else query
@@ -102,6 +106,8 @@ def api_route(bp: Blueprint, rule: str, methods: list[str] | None = None, *,
                     return Response(b"", status=429)
             kwargs: dict[str, Any] = dict(path_args)
             principal = await require(role) if role is not None else None
+            if any(isinstance(v, int) and v > MAX_PATH_INT for v in path_args.values()):
+                raise ApiError("invalid parameters: the id is out of range")
             if "me" in wants:
                 kwargs["me"] = principal
             if query_schema is not None:
@@ -119,7 +125,7 @@ def api_route(bp: Blueprint, rule: str, methods: list[str] | None = None, *,
         bp.add_url_rule(rule, view.__name__, endpoint, methods=methods)
         _document(bp, rule, methods, role, body_schema, query_schema,
                   summary or (view.__doc__ or view.__name__).strip().splitlines()[0],
-                  tag or bp.name, response)
+                  tag or bp.name, response, responses)
         return view
 
     return decorator
@@ -127,10 +133,11 @@ def api_route(bp: Blueprint, rule: str, methods: list[str] | None = None, *,
 
 def _document(bp: Blueprint, rule: str, methods: list[str], role: int | None,
               body: Schema | None, query: Schema | None, summary: str, tag: str,
-              response: dict[str, Any] | None) -> None:
+              response: dict[str, Any] | None,
+              responses: dict[str, Any] | None = None) -> None:
     prefix = bp.url_prefix or ""
     params = [{"in": "path", "name": name, "required": True,
-               "schema": {"type": "integer" if conv == "int" else "string"}}
+               "schema": dict(INT_PATH_SCHEMA) if conv == "int" else {"type": "string"}}
               for conv, name in _CONVERTER.findall(rule)]
     path = _CONVERTER.sub(r"{\2}", prefix + rule)
     operations: dict[str, Any] = {}
@@ -145,6 +152,8 @@ def _document(bp: Blueprint, rule: str, methods: list[str], role: int | None,
         if role is not None:
             op["security"] = [{"session": []}, {"accessToken": []}]
             op["responses"]["401"] = {"description": "Neither a session nor an access token."}
+        # Other statuses a route answers with (e.g. {"403": {"description": ...}}).
+        op["responses"].update(responses or {})
         parameters = list(params)
         if query is not None:
             parameters.append({"in": "query", "schema": query})

@@ -240,3 +240,30 @@ class Log(LogBase):
         Index("idx_logs_model_name", "model_name"),
         Index("idx_logs_channel_id", "channel_id"),
     )
+
+
+class VerificationCode(MainBase):
+    """Not in the reference (it keeps codes in process memory): email codes and
+    password-reset tokens, stored so that any node can check them (migration 0002).
+
+    ``code_hash`` is the SHA-256 of the code, never the code itself; one live code
+    per (purpose, key); ``attempts`` counts wrong guesses.
+    """
+
+    __tablename__ = "verification_codes"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    key: Mapped[str] = mapped_column(Str, nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                            server_default=_zero())
+    expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                            server_default=_zero())
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                          server_default=_zero())
+
+    __table_args__ = (
+        Index("idx_verification_codes_purpose_key", "purpose", "key", unique=True),
+        Index("idx_verification_codes_expires_at", "expires_at"),
+    )

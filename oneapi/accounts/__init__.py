@@ -1,0 +1,1 @@
+"""Account features around sign-up: email codes, mail, OAuth, Turnstile, notifications."""
