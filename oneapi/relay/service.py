@@ -21,13 +21,14 @@ import httpx
 from quart import Response
 from werkzeug.datastructures import Headers
 
+from oneapi.accounts.notify import background, notify_channel_disabled
 from oneapi.cache.entities import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, ChannelInfo
 from oneapi.cache.memory import RelayCache
 from oneapi.errors import RelayError
 from oneapi.options import Options
 from oneapi.relay import catalog
 from oneapi.relay.adaptors import adaptor_for
-from oneapi.relay.adaptors.base import Meta, StreamResult, Usage, stream_usage
+from oneapi.relay.adaptors.base import Meta, StreamResult, Usage, prepare, stream_usage
 from oneapi.relay.auth import Caller, authenticate, check_model
 from oneapi.relay.health import ChannelHealth
 from oneapi.relay.images import validate_image_request
@@ -167,6 +168,7 @@ class Relay:
         self.cache.set_channel_status(channel.id, CHANNEL_AUTO_DISABLED)
         self.writer.submit_nowait(StatusChange("channels", channel.id, CHANNEL_AUTO_DISABLED,
                                                only_if=CHANNEL_ENABLED))
+        background(notify_channel_disabled(channel.id, channel.name, reason))
 
     # --- one attempt on one channel ----------------------------------------------------------
     def _meta(self, incoming: Incoming, request: RelayRequest, channel: ChannelInfo) -> Meta:
@@ -255,6 +257,7 @@ class Relay:
     async def _send(self, meta: Meta) -> httpx.Response:
         adaptor = adaptor_for(meta.channel.type)
         try:
+            await prepare(adaptor, meta)
             up = adaptor.build_request(meta)
             request = self.client.build_request(up.method, up.url, headers=up.headers,
                                                 content=up.body)
