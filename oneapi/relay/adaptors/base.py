@@ -99,6 +99,19 @@ class Adaptor(Protocol):
         ...
 
 
+async def prepare(adaptor: Adaptor, meta: Meta) -> None:
+    """Run an adaptor's optional async step before ``build_request``.
+
+    ``build_request`` is synchronous; an adaptor that must do I/O first (fetch or
+    refresh an access token, say) defines ``async def prepare(self, meta)`` and
+    leaves what it got where ``build_request`` finds it. It may raise
+    ``UpstreamFailure`` like ``build_request``.
+    """
+    hook = getattr(adaptor, "prepare", None)
+    if hook is not None:
+        await hook(meta)
+
+
 def stream_usage(meta: Meta, result: StreamResult) -> Usage:
     """Usage of a finished (or abandoned) stream: the upstream's, else counted."""
     usage = result.usage
