@@ -275,6 +275,12 @@ class Relay:
             log.warning("channel #%d: upstream timed out", meta.channel.id)
             raise UpstreamFailure(RelayError(504, "the upstream did not answer in time",
                                              code="do_request_failed")) from None
+        except ValueError as exc:
+            # E.g. a stored key that cannot be sent in a header (non-ASCII).
+            log.warning("channel #%d: cannot build the upstream request: %s", meta.channel.id,
+                        type(exc).__name__)
+            raise UpstreamFailure(RelayError(500, "the channel's configuration is invalid",
+                                             code="convert_request_failed")) from None
         except (httpx.HTTPError, OSError) as exc:
             # The exception text names the upstream host: log it, never show it.
             log.warning("channel #%d: upstream request failed: %r", meta.channel.id, exc)
