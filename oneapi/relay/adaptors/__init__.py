@@ -23,3 +23,7 @@ def adaptor_for(channel_type: int) -> Adaptor:
 def dedicated_adaptors() -> dict[int, Adaptor]:
     """Channel types served by an adaptor of their own (not the OpenAI one)."""
     return dict(_BY_TYPE)
+
+
+from oneapi.relay.adaptors import anthropic as _anthropic, aws as _aws  # noqa: E402,F401,I001 - register themselves
+from oneapi.relay.adaptors import google as _google  # noqa: E402,F401 - registers itself
