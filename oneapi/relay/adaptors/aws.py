@@ -31,14 +31,13 @@ import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
+
+if TYPE_CHECKING:
+    from botocore.eventstream import EventStreamMessage
 
 from oneapi.cache.entities import ChannelInfo
 from oneapi.errors import RelayError
@@ -170,6 +169,11 @@ def sign(method: str, url: str, headers: dict[str, str], body: bytes, *, access_
          session_token: str = "") -> dict[str, str]:
     """The headers with botocore's SigV4 ``Authorization`` and ``X-Amz-Date`` added
     (lower-case names). Pure computation: no I/O."""
+    # botocore costs ~40 MB per worker: load it only for channels that use it.
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     request = AWSRequest(method=method, url=url, headers=headers, data=body)
     credentials = Credentials(access_key, secret_key, session_token or None)
     SigV4Auth(credentials, service, region).add_auth(request)
@@ -397,6 +401,8 @@ class AwsAdaptor:
             converter = LlamaStream(meta, result)
         else:
             converter = ClaudeStream(meta, result)
+        from botocore.eventstream import EventStreamBuffer, ParserError
+
         frames = EventStreamBuffer()
         async for chunk in chunks:
             frames.add_data(chunk)

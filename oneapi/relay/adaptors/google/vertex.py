@@ -19,15 +19,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from oneapi.relay.adaptors.google.credentials import AccessTokens
 
 from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import AnthropicAdaptor, claude_body, claude_error
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest
-from oneapi.relay.adaptors.google.credentials import AccessTokens
 from oneapi.relay.adaptors.google.gemini import (
     convert_chat,
     convert_stream,
@@ -42,7 +44,17 @@ from oneapi.relay.upstream_errors import UpstreamFailure
 
 VERTEX_AI = 42
 ANTHROPIC_VERSION = "vertex-2023-10-16"
-TOKENS = AccessTokens()
+_TOKENS: AccessTokens | None = None
+
+
+def default_tokens() -> AccessTokens:
+    """The process-wide token cache (google-auth loads on first use: ~20 MB)."""
+    global _TOKENS
+    if _TOKENS is None:
+        from oneapi.relay.adaptors.google.credentials import AccessTokens
+
+        _TOKENS = AccessTokens()
+    return _TOKENS
 _CLAUDE = AnthropicAdaptor()
 
 
@@ -113,8 +125,14 @@ def upstream_url(meta: Meta, config: VertexConfig) -> str:
 
 
 class VertexAdaptor:
-    def __init__(self, tokens: AccessTokens = TOKENS) -> None:
-        self.tokens = tokens
+    def __init__(self, tokens: AccessTokens | None = None) -> None:
+        self._tokens = tokens
+
+    @property
+    def tokens(self) -> AccessTokens:
+        if self._tokens is None:
+            self._tokens = default_tokens()
+        return self._tokens
 
     async def prepare(self, meta: Meta) -> None:
         """Make sure the channel's access token is fresh (the only I/O before a call)."""
