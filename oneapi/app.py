@@ -71,7 +71,9 @@ def create_app(settings: Settings) -> Quart:
 
     for module in (system, users, accounts, tokens, redemptions, channels, logs, options):
         app.register_blueprint(module.blueprint)
-    init_auth(app, settings.session_cookie_secure)
+    init_auth(app, settings.session_cookie_secure,
+              [m.blueprint.name for m in (system, users, accounts, tokens, redemptions, channels,
+                                          logs, options)])
 
     @app.get("/api/openapi.json")
     async def openapi() -> Response:

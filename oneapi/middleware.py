@@ -35,6 +35,9 @@ REQUEST_ID = "oneapi.request_id"
 ORIGINAL_PATH = "oneapi.original_path"
 MAX_GZIP_BODY = 64 * 1024 * 1024  # the seed's nginx example allows 64 MB bodies
 BODY_TIMEOUT = 120.0  # seconds for a request body to arrive in full
+# Bodies up to this size arrive with their headers in practice; only larger or
+# chunked ones get a deadline (it costs a timer on every receive).
+GUARDED_BODY = 65536
 
 access_log = logging.getLogger("oneapi.access")  # rare lines (preflight, 429)
 
@@ -113,12 +116,12 @@ class GatewayMiddleware:
             trimmed = path.rstrip("/") or "/"
             scope["path"] = trimmed
             scope["raw_path"] = trimmed.encode()
-        origin = preflight = gzipped = has_body = False
+        origin = preflight = gzipped = big_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                has_body = value != b"0"
+                big_body = len(value) > 5 or int(value or 0) > GUARDED_BODY
             elif name == b"transfer-encoding":
-                has_body = True
+                big_body = True
             elif name == b"origin":
                 origin = True
             elif name == b"access-control-request-method":
@@ -154,7 +157,7 @@ class GatewayMiddleware:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
-        if has_body:
+        if big_body:
             receive = _body_deadline(receive, self.body_timeout)
         try:
             if gzipped:

@@ -74,9 +74,14 @@ def _came_over_https() -> bool:
     return trusted and forwarded.lower() == "https"
 
 
-def init_auth(app: Quart, secure_mode: str) -> GatewayAuth:
+def init_auth(app: Quart, secure_mode: str, blueprints: list[str]) -> GatewayAuth:
+    """quart-auth for the /api blueprints only: its cookie hook would otherwise run
+    on every relay request too."""
     auth = GatewayAuth(secure_mode)
     auth.init_app(app)
+    app.after_request_funcs[None].remove(auth.after_request)
+    for name in blueprints:
+        app.after_request_funcs.setdefault(name, []).append(auth.after_request)
     return auth
 
 
