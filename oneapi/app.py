@@ -91,8 +91,16 @@ def create_app(settings: Settings) -> Quart:
         # Sessions are signed with SESSION_SECRET, else with the secret the master
         # stored in the database, so every worker and node accepts every cookie.
         app.secret_key = settings.session_secret or state.options.get("SessionSecret")
+        if settings.redis_enabled:
+            # One client per worker, shared by the event bus, the rate limits and
+            # the verification codes; closed last at shutdown.
+            from oneapi.cache.redis import make_redis  # redis-py only when configured
+
+            state.redis = make_redis(settings)
+            state.on_shutdown("redis", state.redis.aclose)
         state.rate_limits = RateLimits.from_settings(
-            settings.global_api_rate_limit, settings.global_web_rate_limit, settings.debug)
+            settings.global_api_rate_limit, settings.global_web_rate_limit, settings.debug,
+            redis=state.redis)
         gateway.limits = state.rate_limits
         await start_relay(state)
 

@@ -141,7 +141,7 @@ class GatewayMiddleware:
         limits = self.limits
         if limits is not None and not path.startswith(("/v1/", "/dashboard/", "/metrics")):
             window = limits.api if path.startswith("/api/") else limits.web
-            if window.limit and not window.allow(client_ip(scope)):
+            if window.limit and not await window.allow(client_ip(scope)):
                 # The reference answers a rate-limited request with an empty 429.
                 await send({"type": "http.response.start", "status": 429,
                             "headers": [*extra, (b"content-length", b"0")]})

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from quart import current_app
 
@@ -32,6 +32,9 @@ class AppState:
     relay: Relay | None = None
     rate_limits: RateLimits | None = None
     bus: EventBus | None = None
+    # The worker's Redis client (redis.asyncio Redis, or a Sentinel master /
+    # RedisCluster) when REDIS_CONN_STRING is set: bus, rate limits, codes.
+    redis: Any = None
     start_time: int = field(default_factory=lambda: int(time.time()))
     # Run at shutdown in reverse order, after in-flight requests have drained:
     # background queues flush here so that nothing accepted is lost.

@@ -115,7 +115,7 @@ def api_route(bp: Blueprint, rule: str, methods: list[str] | None = None, *,
         async def endpoint(**path_args: Any) -> Response:
             if critical:
                 limits = app_state().rate_limits
-                if limits is not None and not limits.critical.allow(client_ip(request.scope)):
+                if limits is not None and not await limits.critical.allow(client_ip(request.scope)):
                     return Response(b"", status=429)
             kwargs: dict[str, Any] = dict(path_args)
             principal = await require(role) if role is not None else None

@@ -45,13 +45,14 @@ async def start_bus(state: AppState) -> None:
     from oneapi.cache.bus import EventBus
     from oneapi.cache.redis import make_redis
 
-    redis = make_redis(state.settings)
-    bus = EventBus(redis)
+    if state.redis is None:
+        state.redis = make_redis(state.settings)
+        state.on_shutdown("redis", state.redis.aclose)
+    bus = EventBus(state.redis)
     state.bus = bus
 
     async def handle(event: dict[str, Any]) -> None:
         await apply_event(state, event)
 
     await bus.start(handle)
-    state.on_shutdown("redis", redis.aclose)
     state.on_shutdown("event bus", bus.stop)
