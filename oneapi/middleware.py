@@ -139,8 +139,12 @@ class GatewayMiddleware:
                 return
             extra.append(CORS_ORIGIN)
         limits = self.limits
-        if limits is not None and not path.startswith(("/v1/", "/dashboard/", "/metrics")):
-            window = limits.api if path.startswith("/api/") else limits.web
+        # The reference limits /api and the billing dashboards (GA) and pages (GW);
+        # the relay itself is never rate-limited per IP.
+        if limits is not None and (not path.startswith(("/v1/", "/metrics"))
+                                   or path.startswith("/v1/dashboard/")):
+            window = (limits.api if path.startswith(("/api/", "/dashboard/", "/v1/dashboard/"))
+                      else limits.web)
             if window.limit and not await window.allow(client_ip(scope)):
                 # The reference answers a rate-limited request with an empty 429.
                 await send({"type": "http.response.start", "status": 429,
