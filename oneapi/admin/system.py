@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from typing import Any
+
+from quart import Blueprint
 
 from oneapi import __version__
-from oneapi.admin.replies import envelope
+from oneapi.admin.api import api_route
 from oneapi.state import app_state
 
 blueprint = Blueprint("system", __name__, url_prefix="/api")
 
 
-@blueprint.get("/status")
-async def status() -> Response:
+@api_route(blueprint, "/status", ["GET"], role=None,
+           summary="Public settings the web UI needs (version, login methods, links)")
+async def status() -> dict[str, Any]:
     state = app_state()
     o = state.options
-    return envelope({
+    return {
         "version": f"v{__version__}",
         "start_time": state.start_time,
         "email_verification": o.bool("EmailVerificationEnabled"),
@@ -40,19 +43,21 @@ async def status() -> Response:
         "oidc_authorization_endpoint": o.get("OidcAuthorizationEndpoint"),
         "oidc_token_endpoint": o.get("OidcTokenEndpoint"),
         "oidc_userinfo_endpoint": o.get("OidcUserinfoEndpoint"),
-    })
+    }
 
 
-@blueprint.get("/notice")
-async def notice() -> Response:
-    return envelope(app_state().options.get("Notice"))
+@api_route(blueprint, "/notice", ["GET"], role=None, summary="The notice (Markdown)")
+async def notice() -> str:
+    return app_state().options.get("Notice")
 
 
-@blueprint.get("/about")
-async def about() -> Response:
-    return envelope(app_state().options.get("About"))
+@api_route(blueprint, "/about", ["GET"], role=None,
+           summary="The about page (Markdown, HTML or a URL)")
+async def about() -> str:
+    return app_state().options.get("About")
 
 
-@blueprint.get("/home_page_content")
-async def home_page_content() -> Response:
-    return envelope(app_state().options.get("HomePageContent"))
+@api_route(blueprint, "/home_page_content", ["GET"], role=None,
+           summary="The home page content (Markdown, HTML or a URL)")
+async def home_page_content() -> str:
+    return app_state().options.get("HomePageContent")
