@@ -1,6 +1,6 @@
 """Print (or write into README.md) the table of channel types and their support.
 
-    .venv/bin/python scripts/provider_table.py --write
+    .venv/bin/python -m scripts.provider_table --write
 
 tests/unit/test_readme.py fails when README.md and this output disagree.
 """
@@ -8,10 +8,10 @@ tests/unit/test_readme.py fails when README.md and this output disagree.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from oneapi.relay import catalog
 from oneapi.relay.adaptors import dedicated_adaptors
+from scripts.readme_blocks import main, with_block
 
 NOTES = {
     3: " (deployment URLs, `api-version` from the channel config, `api-key` header)",
@@ -28,7 +28,6 @@ NOTES = {
 }
 BEGIN = "<!-- provider-table:begin -->"
 END = "<!-- provider-table:end -->"
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def table() -> str:
@@ -47,13 +46,8 @@ def table() -> str:
 
 
 def readme_with_table(text: str) -> str:
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+    return with_block(text, BEGIN, END, table())
 
 
 if __name__ == "__main__":
-    if "--write" in sys.argv:
-        README.write_text(readme_with_table(README.read_text()))
-    else:
-        print(table())
+    main(sys.argv, table, BEGIN, END)

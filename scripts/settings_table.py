@@ -1,7 +1,7 @@
 """Print the README's configuration table from oneapi.settings (the one source).
 
-    .venv/bin/python scripts/settings_table.py          # print the table
-    .venv/bin/python scripts/settings_table.py --write  # update README.md in place
+    .venv/bin/python -m scripts.settings_table          # print the table
+    .venv/bin/python -m scripts.settings_table --write  # update README.md in place
 
 tests/unit/test_readme.py fails when README.md and this output disagree.
 """
@@ -9,13 +9,12 @@ tests/unit/test_readme.py fails when README.md and this output disagree.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from oneapi.settings import setting_fields
+from scripts.readme_blocks import main, with_block
 
 BEGIN = "<!-- settings-table:begin -->"
 END = "<!-- settings-table:end -->"
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def table() -> str:
@@ -31,13 +30,8 @@ def table() -> str:
 
 
 def readme_with_table(text: str) -> str:
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+    return with_block(text, BEGIN, END, table())
 
 
 if __name__ == "__main__":
-    if "--write" in sys.argv:
-        README.write_text(readme_with_table(README.read_text()))
-    else:
-        print(table())
+    main(sys.argv, table, BEGIN, END)

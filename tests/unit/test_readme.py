@@ -15,13 +15,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_settings_table_is_current() -> None:
     text = README.read_text()
     assert readme_with_table(text) == text, (
-        "README's configuration table is stale: run scripts/settings_table.py --write")
+        "README's configuration table is stale: run python -m scripts.settings_table --write")
 
 
 def test_provider_table_is_current() -> None:
     text = README.read_text()
     assert provider_table.readme_with_table(text) == text, (
-        "README's provider table is stale: run scripts/provider_table.py --write")
+        "README's provider table is stale: run python -m scripts.provider_table --write")
 
 
 def test_every_variable_and_flag_is_documented() -> None:

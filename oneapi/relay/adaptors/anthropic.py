@@ -38,6 +38,7 @@ from oneapi.relay.adaptors.base import (
     Usage,
     stream_usage,
 )
+from oneapi.relay.adaptors.common import text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -87,14 +88,6 @@ def chat_messages(meta: Meta) -> list[dict[str, Any]]:
     return messages
 
 
-def text_of(content: Any) -> str:
-    """The text of a message content (a string, or the text parts of an array)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text") or "") for p in content
-                       if isinstance(p, dict) and p.get("type") == "text")
-    return ""
 
 
 def image_block(url: str, *, url_images: bool) -> dict[str, Any]:

@@ -50,10 +50,10 @@ from oneapi.relay.adaptors.anthropic import (
     claude_body,
     claude_completion,
     parse_json,
-    text_of,
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
+from oneapi.relay.adaptors.common import text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text

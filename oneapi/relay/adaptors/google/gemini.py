@@ -41,6 +41,7 @@ from oneapi.relay.adaptors.base import (
     Usage,
     stream_usage,
 )
+from oneapi.relay.adaptors.common import text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.state import app_state
@@ -190,13 +191,6 @@ def content_parts(content: Any, *, media: bool = True) -> list[dict[str, Any]]:
     return parts
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text") or "") for p in content
-                       if isinstance(p, dict) and p.get("type") == "text")
-    return "" if content is None else str(content)
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
@@ -214,7 +208,7 @@ def _arguments(raw: Any) -> dict[str, Any]:
 
 def _tool_response(content: Any) -> dict[str, Any]:
     """A tool result as ``functionResponse.response`` (which must be an object)."""
-    text = _text_of(content)
+    text = text_of(content)
     try:
         value: Any = orjson.loads(text) if text.strip() else text
     except orjson.JSONDecodeError:

@@ -19,6 +19,7 @@ import orjson
 from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
+from oneapi.relay.adaptors.common import text_of
 from oneapi.relay.adaptors.google.gemini import (
     convert_stream,
     google_error,
@@ -36,13 +37,6 @@ USER, MODEL = "0", "1"
 SSE_HEADERS = [("cache-control", "no-cache"), ("x-accel-buffering", "no")]
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text") or "") for p in content
-                       if isinstance(p, dict) and p.get("type") == "text")
-    return ""
 
 
 def upstream_model(model: str) -> str:
@@ -58,7 +52,7 @@ def convert_chat(data: dict[str, Any]) -> dict[str, Any]:
     for message in data.get("messages") or ():
         if not isinstance(message, dict):
             continue
-        text = _text(message.get("content"))
+        text = text_of(message.get("content"))
         role = message.get("role")
         if role in ("system", "developer"):
             if text:
