@@ -21,10 +21,12 @@ from typing import Any
 
 from sqlalchemy import update
 
+from oneapi.accounts.notify import background, quota_reminder, remind_needed
 from oneapi.cache.entities import TokenInfo, UserInfo
 from oneapi.db.engine import Database
 from oneapi.db.models import Token, User
 from oneapi.errors import RelayError
+from oneapi.options import Options
 from oneapi.tasks.accounting import AccountingWriter, Charge, Refund
 
 TRUST_FACTOR = 100
@@ -40,9 +42,11 @@ class Reservation:
 
 
 class QuotaService:
-    def __init__(self, db: Database, writer: AccountingWriter) -> None:
+    def __init__(self, db: Database, writer: AccountingWriter,
+                 options: Options | None = None) -> None:
         self.db = db
         self.writer = writer
+        self.options = options
 
     async def reserve(self, user: UserInfo, token: TokenInfo, amount: int) -> Reservation:
         if user.quota - amount < 0:
@@ -53,10 +57,20 @@ class QuotaService:
             and (not limited or token.remain_quota > TRUST_FACTOR * amount))
         if not trusted:
             await self._reserve_in_db(user, token, amount)
+            self._maybe_remind(user, amount)
         user.quota -= amount
         if limited:
             token.remain_quota -= amount
         return Reservation(user, token, amount, tight=not trusted)
+
+    def _maybe_remind(self, user: UserInfo, amount: int) -> None:
+        """Spec 6.8: mail the user when this reservation takes them below
+        QuotaRemindThreshold (only on the tight path, as the reference)."""
+        if self.options is None:
+            return
+        threshold = self.options.int("QuotaRemindThreshold")
+        if remind_needed(user.quota, amount, threshold):
+            background(quota_reminder(user.id, user.quota - amount))
 
     async def _reserve_in_db(self, user: UserInfo, token: TokenInfo, amount: int) -> None:
         async with self.db.engine.begin() as conn:

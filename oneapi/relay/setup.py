@@ -29,7 +29,8 @@ async def start_relay(state: AppState) -> None:
     cache = RelayCache(db, writer, ttl=float(settings.sync_frequency))
     await cache.start()
     client = make_client(settings)
-    state.relay = Relay(settings, state.options, cache, QuotaService(db, writer), writer, client)
+    quota = QuotaService(db, writer, state.options)
+    state.relay = Relay(settings, state.options, cache, quota, writer, client)
 
     # Shutdown hooks run in reverse: stop reloading, flush accounting, close the client.
     state.on_shutdown("upstream client", client.aclose)
