@@ -79,6 +79,20 @@ async def engine_embeddings(model: str) -> Response:
     return await _relay_call(Mode.EMBEDDINGS, path_model=model)
 
 
+@blueprint.route("/oneapi/proxy/<channel_id>/<path:rest>",
+                 methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+async def raw_proxy(channel_id: str, rest: str) -> Response:
+    scope = request.scope
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    body = await request.get_data()
+    assert isinstance(body, bytes)
+    return await _relay().proxy(
+        method=request.method, channel_id=channel_id, rest=rest,
+        query=scope.get("query_string", b"").decode("latin-1"), headers=headers, body=body,
+        authorization=request.headers.get("Authorization", ""), ip=client_ip(scope),
+        request_id=str(scope.get(REQUEST_ID, "")))
+
+
 async def _caller() -> Caller:
     return await _relay().caller(request.headers.get("Authorization", ""),
                                  client_ip(request.scope))

@@ -42,6 +42,7 @@ from oneapi.relay.pricing import (
     speech_cost,
     text_cost,
 )
+from oneapi.relay.proxy import proxy
 from oneapi.relay.quota import QuotaService, Reservation
 from oneapi.relay.transcripts import transcript_text
 from oneapi.relay.upstream_errors import (
@@ -96,6 +97,10 @@ class Relay:
 
     async def caller(self, authorization: str, ip: str) -> Caller:
         return await authenticate(self.cache, self.writer, authorization, ip)
+
+    async def proxy(self, **request: Any) -> Response:
+        """``/v1/oneapi/proxy/<channel>/<rest>``: see ``oneapi.relay.proxy``."""
+        return await proxy(self, **request)
 
     # --- one client request ---------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> Response:
