@@ -21,6 +21,7 @@ import httpx
 from quart import Response
 from werkzeug.datastructures import Headers
 
+from oneapi import metrics
 from oneapi.accounts.notify import background, notify_channel_disabled
 from oneapi.cache.entities import CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, ChannelInfo
 from oneapi.cache.memory import RelayCache
@@ -119,18 +120,24 @@ class Relay:
             channel = self._pick(caller, group, request.model, failed, attempt)
             if channel is None:
                 break
+            started = time.perf_counter()
             try:
                 response = await self._attempt(incoming, caller, request, channel)
+                metrics.record_upstream(channel.id, "success", time.perf_counter() - started)
                 if self.health.enabled:
                     self.health.record(channel.id, True)
                 return response
             except UpstreamFailure as failure:
+                metrics.record_upstream(
+                    channel.id, metrics.failure_outcome(failure.error.status, failure.error.code),
+                    time.perf_counter() - started)
                 last = failure.error
                 failed.add(channel.id)
                 self._channel_failed(channel, failure.error)
                 if not failure.retryable:
                     break
                 if attempt < retries:
+                    metrics.record_retry()
                     log.info("request %s: channel #%d failed (%d), retrying",
                              incoming.request_id, channel.id, failure.error.status)
         if last is None:
@@ -171,6 +178,7 @@ class Relay:
         log.warning("channel #%d (%s) disabled automatically: %s", channel.id, channel.name,
                     reason)
         self.cache.set_channel_status(channel.id, CHANNEL_AUTO_DISABLED)
+        metrics.record_auto_disable()
         self.writer.submit_nowait(StatusChange("channels", channel.id, CHANNEL_AUTO_DISABLED,
                                                only_if=CHANNEL_ENABLED))
         background(notify_channel_disabled(channel.id, channel.name, reason))
@@ -263,6 +271,12 @@ class Relay:
         adaptor = adaptor_for(meta.channel.type)
         try:
             await prepare(adaptor, meta)
+            # Providers that do not speak HTTP request/response (Xunfei's WebSocket)
+            # open the conversation themselves and hand back an httpx.Response.
+            opener = getattr(adaptor, "open", None)
+            if opener is not None:
+                opened: httpx.Response = await opener(meta)
+                return opened
             up = adaptor.build_request(meta)
             request = self.client.build_request(up.method, up.url, headers=up.headers,
                                                 content=up.body)
@@ -330,6 +344,7 @@ class Relay:
                 "is_stream": meta.stream, "system_prompt_reset": meta.system_prompt_reset,
             }
         self.quota.settle(reservation, quota, meta.channel.id, log_row)
+        metrics.record_tokens(meta.model, usage.prompt_tokens, usage.completion_tokens, quota)
 
     # --- streaming ---------------------------------------------------------------------------
     def _stream_response(self, meta: Meta, upstream: httpx.Response, reservation: Reservation,
@@ -342,7 +357,11 @@ class Relay:
         async def body() -> AsyncIterator[bytes]:
             try:
                 chunks = _upstream_chunks(upstream, deadline, meta.channel.id)
+                first = True
                 async for event in adaptor.stream(meta, chunks, result):
+                    if first:
+                        metrics.record_ttft(time.perf_counter() - started)
+                        first = False
                     yield event
             finally:
                 # Runs on success, upstream failure and client disconnect alike:
