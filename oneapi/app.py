@@ -26,12 +26,12 @@ from oneapi.admin.ratelimit import RateLimits
 from oneapi.db.engine import Database
 from oneapi.errors import ApiError, RelayError
 from oneapi.metrics import blueprint as metrics_blueprint
-from oneapi.metrics import observe_request
+from oneapi.metrics import observe_inflight, observe_request, start_metrics
 from oneapi.middleware import ORIGINAL_PATH, REQUEST_ID, GatewayMiddleware
 from oneapi.options import Options, default_options
 from oneapi.relay.routes import billing as billing_blueprint
 from oneapi.relay.routes import blueprint as relay_blueprint
-from oneapi.relay.setup import start_relay
+from oneapi.relay.setup import journalled_before_reply, start_relay
 from oneapi.settings import Settings
 from oneapi.state import EXTENSION, AppState
 from oneapi.web.routes import blueprint as web_blueprint
@@ -103,6 +103,19 @@ def create_app(settings: Settings) -> Quart:
             redis=state.redis)
         gateway.limits = state.rate_limits
         await start_relay(state)
+        if settings.is_master:
+            # Channel tests, balance updates, log retention: one node at a time.
+            from oneapi.tasks.scheduler import start_scheduler
+
+            start_scheduler(state, app)
+        start_metrics(state)
+
+    @app.after_request
+    async def journal_before_reply(response: Response) -> Response:
+        if (state.redis is not None and state.relay is not None
+                and request.blueprint == relay_blueprint.name):
+            return await journalled_before_reply(response, state.relay.writer)
+        return response
 
     @app.after_serving
     async def close_resources() -> None:
@@ -145,6 +158,7 @@ def create_app(settings: Settings) -> Quart:
         return _json(RelayError(500, "internal error").body(rid), 500)
 
     # Quart's ASGI signature is narrower than the plain-dict one the middleware uses.
-    gateway = GatewayMiddleware(app.asgi_app, observe_request)  # type: ignore[arg-type]
+    gateway = GatewayMiddleware(app.asgi_app,  # type: ignore[arg-type]
+                                observe_request, inflight=observe_inflight)
     app.asgi_app = gateway  # type: ignore[method-assign,assignment]
     return app

@@ -96,9 +96,13 @@ def route_group(path: str) -> str:
 class GatewayMiddleware:
     def __init__(self, app: ASGIApp,
                  observe: Callable[[str, str, int, float], None] | None = None,
-                 body_timeout: float = BODY_TIMEOUT) -> None:
+                 body_timeout: float = BODY_TIMEOUT,
+                 inflight: Callable[[str, int], None] | None = None) -> None:
         self.app = app
         self.observe = observe
+        # Called with (route group, +1) when a request reaches the app and
+        # (route group, -1) when it is over: the in-flight gauge.
+        self.inflight = inflight
         self.body_timeout = body_timeout
         self.limits: RateLimits | None = None  # set when the app starts
 
@@ -163,6 +167,10 @@ class GatewayMiddleware:
 
         if big_body:
             receive = _body_deadline(receive, self.body_timeout)
+        group = route_group(path)
+        inflight = self.inflight
+        if inflight is not None:
+            inflight(group, 1)
         try:
             if gzipped:
                 decoded = await _gunzip_request(scope, receive)
@@ -175,10 +183,12 @@ class GatewayMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
+            if inflight is not None:
+                inflight(group, -1)
             if access.enabled:
                 access.write(rid, status, elapsed * 1000, client_ip(scope), method, path)
             if self.observe is not None:
-                self.observe(route_group(path), method, status, elapsed)
+                self.observe(group, method, status, elapsed)
 
 
 def _body_deadline(receive: Receive, seconds: float) -> Receive:

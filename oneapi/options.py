@@ -97,6 +97,9 @@ def default_options(theme: str = "default") -> dict[str, str]:
         "ChatLink": "",
         "QuotaPerUnit": "500000",
         "RetryTimes": "0",
+        # Not in the reference: days of logs to keep (0: keep for ever); the
+        # masters delete older rows once an hour (oneapi.tasks.scheduler).
+        "LogRetentionDays": "0",
         "Theme": theme or "default",
     })
     return values

@@ -31,6 +31,7 @@ INT_OPTIONS: dict[str, tuple[int, int]] = {
     "QuotaRemindThreshold": (0, MAX_QUOTA),
     "PreConsumedQuota": (0, MAX_QUOTA),
     "RetryTimes": (0, 100),
+    "LogRetentionDays": (0, 36500),
     "SMTPPort": (1, 65535),
 }
 # name: (minimum, maximum, minimum excluded)

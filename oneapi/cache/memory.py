@@ -45,16 +45,22 @@ class RelayCache:
         self._unknown: dict[str, float] = {}
         self._loading: dict[object, asyncio.Future[object]] = {}
         self._reloader: asyncio.Task[None] | None = None
+        # Lookups answered from memory / from the database (for /metrics).
+        self.hits = {"token": 0, "user": 0}
+        self.misses = {"token": 0, "user": 0}
 
     # --- tokens & users ----------------------------------------------------------------
     async def token(self, key: str) -> TokenInfo | None:
         info = self.tokens.get(key)
         now = time.monotonic()
         if info is not None and now - info.loaded_at < self.ttl:
+            self.hits["token"] += 1
             return info
         missed = self._unknown.get(key)
         if info is None and missed is not None and now - missed < NEGATIVE_TTL:
+            self.hits["token"] += 1
             return None
+        self.misses["token"] += 1
         loaded = await self._single_flight(("token", key), lambda: self._load_token(key))
         return loaded
 
@@ -76,7 +82,9 @@ class RelayCache:
     async def user(self, user_id: int) -> UserInfo | None:
         info = self.users.get(user_id)
         if info is not None and time.monotonic() - info.loaded_at < self.ttl:
+            self.hits["user"] += 1
             return info
+        self.misses["user"] += 1
         loaded = await self._single_flight(("user", user_id), lambda: self._load_user(user_id))
         return loaded
 

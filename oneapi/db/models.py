@@ -267,3 +267,39 @@ class VerificationCode(MainBase):
         Index("idx_verification_codes_purpose_key", "purpose", "key", unique=True),
         Index("idx_verification_codes_expires_at", "expires_at"),
     )
+
+
+class JobLease(MainBase):
+    """Not in the reference: who runs a scheduled job of the masters, and until
+    when (migration 0003; see ``oneapi.tasks.scheduler``).
+
+    ``expires_at`` is in milliseconds since the epoch: while a node runs the job
+    it keeps pushing it forward; afterwards it marks when the next run is due.
+    """
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(Str, nullable=False, default="", server_default="")
+    expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                            server_default=_zero())
+
+
+class AppliedBatch(MainBase):
+    """Not in the reference: one row per accounting batch committed while the Redis
+    journal is on, written in the batch's own transaction, so that a journal replayed
+    after a crash skips what was already applied (migration 0004).
+
+    ``batch_id`` is ``<node id>:<sequence number of its first operation>``, ``last_seq``
+    the sequence number of its last one.
+    """
+
+    __tablename__ = "applied_batches"
+
+    batch_id: Mapped[str] = mapped_column(Str, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                          server_default=_zero())
+    applied_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                            server_default=_zero())
+
+    __table_args__ = (Index("idx_applied_batches_applied_at", "applied_at"),)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from quart import Response
+from quart.wrappers.response import IterableBody
 
 from oneapi.cache.memory import RelayCache
 from oneapi.relay.adaptors.openai import OpenAIAdaptor
@@ -12,7 +16,7 @@ from oneapi.relay.quota import QuotaService
 from oneapi.relay.service import Relay
 from oneapi.relay.upstream import make_client
 from oneapi.state import AppState
-from oneapi.tasks.accounting import AccountingWriter
+from oneapi.tasks.accounting import AccountingWriter, JournalRecovery
 from oneapi.tokenize import preload, set_approximate_enabled
 
 
@@ -23,7 +27,8 @@ async def start_relay(state: AppState) -> None:
     OpenAIAdaptor.force_usage = settings.enforce_include_usage
 
     window = float(settings.batch_update_interval) if settings.batch_update_enabled else 0.2
-    writer = AccountingWriter(db, journal_dir=Path(settings.log_dir) / "journal", window=window)
+    writer = AccountingWriter(db, journal_dir=Path(settings.log_dir) / "journal", window=window,
+                              redis=state.redis)
     writer.start()
     writer.replay_journals()
     cache = RelayCache(db, writer, ttl=float(settings.sync_frequency))
@@ -36,6 +41,11 @@ async def start_relay(state: AppState) -> None:
     state.on_shutdown("upstream client", client.aclose)
     state.on_shutdown("accounting writer", writer.close)
     state.on_shutdown("cache reloader", cache.stop)
+    if state.redis is not None:
+        # Every node applies the Redis journals of nodes that died (kill -9, crash).
+        recovery = JournalRecovery(writer)
+        recovery.start()
+        state.on_shutdown("journal recovery", recovery.stop)
     if settings.redis_enabled:
         await start_bus(state)
 
@@ -57,3 +67,35 @@ async def start_bus(state: AppState) -> None:
 
     await bus.start(handle)
     state.on_shutdown("event bus", bus.stop)
+
+
+async def journalled_before_reply(response: Response, writer: AccountingWriter) -> Response:
+    """With the Redis journal: a relay reply reaches the client only once the charge
+    it settled is journalled, so no acknowledged charge dies with the process.
+
+    A plain reply was settled before it was returned: wait here. A stream settles
+    when its generator ends, right after the ``data: [DONE]`` event: that event is
+    held back until the generator has finished and the charge is journalled."""
+    body = response.response
+    if not isinstance(body, IterableBody):
+        await writer.journalled()
+        return response
+    inner = body.iter
+
+    async def held() -> AsyncIterator[Any]:
+        last: Any = None
+        async for chunk in inner:
+            if last is not None:
+                yield last
+                last = None
+            if isinstance(chunk, bytes | str) and "[DONE]" in (
+                    chunk if isinstance(chunk, str) else chunk.decode("utf-8", "replace")):
+                last = chunk  # the end: send it once the charge is journalled
+                continue
+            yield chunk
+        await writer.journalled()
+        if last is not None:
+            yield last
+
+    body.iter = held()
+    return response

@@ -14,6 +14,15 @@ A batch that fails (database down) is retried until it commits; requests
 then wait for room (back-pressure) instead of dropping anything. On shutdown
 the queue is flushed; if the database is still unreachable, the remaining
 operations are journalled to a file and replayed at the next start.
+
+With Redis (``redis`` set), every operation is also journalled there before it
+counts as submitted - ``RPUSH oneapi:journal:<node id>``, one pipelined command
+for all the operations of an event-loop tick - so that even a ``kill -9`` loses
+nothing: each batch commits together with a row ``applied_batches(<node id>:<first
+sequence number>)`` and is then trimmed from the journal. ``JournalRecovery`` (on
+every node) takes over the journal of a node whose heartbeat key
+``oneapi:journal-alive:<node id>`` expired (atomic RENAME), commits its operations
+with the same batch ids, skipping batches already applied, and deletes it.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,11 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneapi.db.engine import Database, statement_origin
-from oneapi.db.models import Channel, Token, User
+from oneapi.db.models import AppliedBatch, Channel, Token, User
 
 log = logging.getLogger("oneapi.accounting")
 
@@ -76,6 +87,46 @@ Op = Charge | Refund | StatusChange
 _KINDS: dict[str, type[Charge] | type[Refund] | type[StatusChange]] = {
     "charge": Charge, "refund": Refund, "status": StatusChange}
 
+JOURNAL_PREFIX = "oneapi:journal:"
+ALIVE_PREFIX = "oneapi:journal-alive:"
+ALIVE_TTL = 10  # seconds without a heartbeat before other nodes take a journal over
+HEARTBEAT = 2.0
+JOURNAL_WAIT = 2.0  # longest a commit waits for its operations to reach the journal
+
+# Pop the journal's head entries whose sequence number is <= ARGV[1] (each entry
+# starts with {"s":<seq>,...}); idempotent, and robust to entries never pushed.
+_TRIM_LUA = """
+local n = 0
+local upto = tonumber(ARGV[1])
+while true do
+  local v = redis.call('LINDEX', KEYS[1], 0)
+  if not v then break end
+  local seq = tonumber(string.match(v, '^{"s":(%d+)'))
+  if seq ~= nil and seq > upto then break end
+  redis.call('LPOP', KEYS[1])
+  n = n + 1
+end
+return n
+"""
+
+
+def make_node_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def op_kind(op: Op) -> str:
+    return next(k for k, t in _KINDS.items() if isinstance(op, t))
+
+
+def encode_op(op: Op, seq: int | None = None) -> bytes:
+    head: dict[str, Any] = {} if seq is None else {"s": seq}
+    return orjson.dumps({**head, "kind": op_kind(op), **asdict(op)})
+
+
+def decode_op(data: dict[str, Any]) -> Op:
+    data = {k: v for k, v in data.items() if k != "s"}
+    return _KINDS[data.pop("kind")](**data)
+
 
 @dataclass
 class AccountingWriter:
@@ -98,17 +149,48 @@ class AccountingWriter:
     # Channel statuses queued but not committed: a cache reload must not undo them.
     pending_channel_status: dict[int, int] = field(default_factory=dict)
     committed_ops: int = 0
+    # --- the Redis journal (when `redis` is set) ---
+    redis: Any = None
+    node_id: str = field(default_factory=make_node_id)
+    _next_seq: int = 1  # sequence number of the next submitted operation
+    _head_seq: int = 1  # sequence number of _queue[0]
+    _pushed_seq: int = 0  # every operation up to this one is in the journal
+    _jbuf: list[tuple[int, bytes]] = field(default_factory=list)
+    _jtask: asyncio.Task[None] | None = None
+    _jevent: asyncio.Event = field(default_factory=asyncio.Event)
+    _jfailing: bool = False
+    _beat: asyncio.Task[None] | None = None
+
+    @property
+    def journal_key(self) -> str:
+        return JOURNAL_PREFIX + self.node_id
+
+    @property
+    def alive_key(self) -> str:
+        return ALIVE_PREFIX + self.node_id
 
     def start(self) -> None:
         self._room.set()
         self._idle.set()
         self._task = asyncio.create_task(self._run(), name="accounting-writer")
+        if self.redis is not None:
+            self._beat = asyncio.create_task(self._heartbeat(), name="accounting-heartbeat")
 
     # --- submitting --------------------------------------------------------------------
     def submit_nowait(self, op: Op) -> None:
-        """Queue `op` now, whatever the queue length (for code that must not wait)."""
+        """Queue `op` now, whatever the queue length (for code that must not wait).
+
+        With Redis, the journal push starts at the end of this event-loop tick
+        (together with the other operations of the tick); ``journalled()`` waits
+        for it."""
         self._note_pending(op, +1)
         self._queue.append(op)
+        seq = self._next_seq
+        self._next_seq += 1
+        if self.redis is not None:
+            self._jbuf.append((seq, encode_op(op, seq)))
+            if self._jtask is None or self._jtask.done():
+                self._jtask = asyncio.create_task(self._push_journal(), name="journal-push")
         self._idle.clear()
         if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
             self._wake.set()
@@ -116,10 +198,78 @@ class AccountingWriter:
             self._room.clear()
 
     async def submit(self, op: Op) -> None:
-        """Queue `op`, waiting first while the writer is behind (back-pressure)."""
+        """Queue `op`, waiting first while the writer is behind (back-pressure);
+        with Redis, returns once `op` is in the journal (or the journal is down)."""
         while not self._room.is_set() and not self._stopping:
             await self._room.wait()
         self.submit_nowait(op)
+        await self.journalled()
+
+    async def journalled(self, upto: int | None = None,
+                         timeout: float = JOURNAL_WAIT) -> bool:  # noqa: ASYNC109
+        """Wait until every operation submitted so far (or up to sequence number
+        `upto`) is in the Redis journal; False if Redis did not take it in time."""
+        target = self._next_seq - 1 if upto is None else upto
+        if self.redis is None:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._pushed_seq < target and target >= self._head_seq:
+                    if self._jfailing:
+                        return False
+                    await self._jevent.wait()
+        return self._pushed_seq >= target or target < self._head_seq
+
+    async def _push_journal(self) -> None:
+        """Push what the tick submitted: one RPUSH (and the heartbeat) per round trip."""
+        await asyncio.sleep(0)  # let the rest of this tick's submits join
+        while self._jbuf:
+            # Operations committed meanwhile need no journal any more.
+            entries = [e for e in self._jbuf if e[0] >= self._head_seq]
+            self._jbuf = []
+            if not entries:
+                break
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.rpush(self.journal_key, *(e[1] for e in entries))
+                pipe.set(self.alive_key, b"1", ex=ALIVE_TTL)
+                await pipe.execute()
+            except asyncio.CancelledError:
+                self._jbuf = entries + self._jbuf
+                raise
+            except Exception as exc:
+                self._jbuf = entries + self._jbuf
+                if not self._jfailing:
+                    log.error("accounting journal: Redis push failed (%s); retrying", exc)
+                self._jfailing = True
+                self._wake_journal_waiters()
+                await asyncio.sleep(1.0)
+                continue
+            self._jfailing = False
+            self._pushed_seq = max(self._pushed_seq, entries[-1][0])
+            self._wake_journal_waiters()
+
+    def _wake_journal_waiters(self) -> None:
+        event, self._jevent = self._jevent, asyncio.Event()
+        event.set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            try:
+                await self.redis.set(self.alive_key, b"1", ex=ALIVE_TTL)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("accounting journal heartbeat failed: %s", exc)
+            await asyncio.sleep(HEARTBEAT)
+
+    async def _trim_journal(self, key: str, upto: int) -> None:
+        try:
+            await self.redis.eval(_TRIM_LUA, 1, key, upto)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next trim removes these too
+            log.warning("accounting journal trim failed: %s", exc)
 
     async def flushed(self) -> None:
         """Wait until everything queued so far has been committed."""
@@ -158,8 +308,14 @@ class AccountingWriter:
                 if not retrying and not self._stopping and self.window > 0:
                     await self._gather()
                 batch = self._queue[: self.max_batch]
+                first, last = self._head_seq, self._head_seq + len(batch) - 1
+                marker: tuple[str, int] | None = None
+                if self.redis is not None:
+                    marker = (f"{self.node_id}:{first}", last)
+                    await self.journalled(last)
                 try:
-                    await self._commit(batch)
+                    if not (retrying and marker and await self._applied(marker[0])):
+                        await self._commit(batch, marker)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -174,6 +330,9 @@ class AccountingWriter:
                     continue
                 backoff, retrying = 0.2, False
                 del self._queue[: len(batch)]
+                self._head_seq = last + 1
+                if marker is not None:
+                    await self._trim_journal(self.journal_key, last)
                 for op in batch:
                     self._note_pending(op, -1)
                 self.committed_ops += len(batch)
@@ -203,11 +362,37 @@ class AccountingWriter:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+        if self.redis is not None:
+            await self._close_journal()
         if self._queue:
             path = self._journal(self._queue)
             log.error("database unavailable at shutdown: %d accounting operations saved to "
                       "%s; they are applied at the next start", len(self._queue), path)
             self._queue.clear()
+
+    async def _close_journal(self) -> None:
+        """Stop the heartbeat; what is still queued stays in the Redis journal (for
+        another node to apply) when it got there, else goes to the file journal."""
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+        if self._queue:
+            await self.journalled(timeout=5.0)
+        if self._jtask is not None and not self._jtask.done():
+            self._jtask.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._jtask
+        if self._queue:
+            kept = max(0, min(len(self._queue), self._pushed_seq - self._head_seq + 1))
+            if kept:
+                log.error("database unavailable at shutdown: %d accounting operations left "
+                          "in the Redis journal %s for the other nodes", kept, self.journal_key)
+            del self._queue[:kept]
+            self._head_seq += kept
+        with contextlib.suppress(Exception):
+            # Gone now: the other nodes take over whatever is left at once.
+            await self.redis.delete(self.alive_key)
 
     # --- journal -----------------------------------------------------------------------
     def _journal(self, ops: Iterable[Op]) -> Path:
@@ -215,8 +400,7 @@ class AccountingWriter:
         path = self.journal_dir / f"accounting-journal-{int(time.time())}-{os.getpid()}.jsonl"
         with path.open("ab") as fh:
             for op in ops:
-                kind = next(k for k, t in _KINDS.items() if isinstance(op, t))
-                fh.write(orjson.dumps({"kind": kind, **asdict(op)}) + b"\n")
+                fh.write(encode_op(op) + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
         return path
@@ -233,8 +417,7 @@ class AccountingWriter:
             for line in claimed.read_bytes().splitlines():
                 if not line.strip():
                     continue
-                data = orjson.loads(line)
-                self.submit_nowait(_KINDS[data.pop("kind")](**data))
+                self.submit_nowait(decode_op(orjson.loads(line)))
                 count += 1
             claimed.unlink()
         if count:
@@ -242,7 +425,10 @@ class AccountingWriter:
         return count
 
     # --- one batch, one transaction ------------------------------------------------------
-    async def _commit(self, batch: list[Op]) -> None:
+    async def _applied(self, batch_id: str) -> bool:
+        return await applied_last_seq(self.db, batch_id) is not None
+
+    async def _commit(self, batch: list[Op], marker: tuple[str, int] | None = None) -> None:
         now = int(time.time())
         users: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # quota, used, requests
         tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # remain, used
@@ -282,6 +468,8 @@ class AccountingWriter:
                 await _many(conn, _CHANNELS_SQL, [(v, k) for k, v in sorted(channels.items())])
             for change in statuses:
                 await _apply_status(conn, change)
+            if marker is not None:
+                await _many(conn, _MARKER_SQL, [(marker[0], marker[1], now)])
             if logs and self.db.log_engine is self.db.engine:
                 await _many(conn, _LOGS_SQL, [_log_values(row) for row in logs])
         if logs and self.db.log_engine is not self.db.engine:
@@ -295,6 +483,7 @@ _USERS_SQL = ("UPDATE users SET quota = quota + ?, used_quota = used_quota + ?, 
 _TOKENS_SQL = ("UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = used_quota + ?, "
                "accessed_time = ? WHERE id = ?")
 _CHANNELS_SQL = "UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"
+_MARKER_SQL = "INSERT INTO applied_batches (batch_id, last_seq, applied_at) VALUES (?, ?, ?)"
 LOG_COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_name",
                "model_name", "quota", "prompt_tokens", "completion_tokens", "channel_id",
                "request_id", "elapsed_time", "is_stream", "system_prompt_reset")
@@ -377,3 +566,115 @@ async def _apply_status(conn: AsyncConnection, change: StatusChange) -> None:
 
         await conn.execute(update(Ability).where(Ability.channel_id == change.id)
                            .values(enabled=change.status == 1))
+
+
+async def applied_last_seq(db: Database, batch_id: str) -> int | None:
+    """The last sequence number of batch `batch_id` if it was committed, else None."""
+    async with db.engine.connect() as conn:
+        value = (await conn.execute(select(AppliedBatch.last_seq)
+                                    .where(AppliedBatch.batch_id == batch_id))).scalar()
+    return None if value is None else int(value)
+
+
+@dataclass
+class JournalRecovery:
+    """Apply the Redis journals of nodes that died (heartbeat expired).
+
+    A journal is taken over by renaming ``oneapi:journal:<dead>`` to
+    ``oneapi:journal:<me>~<origin>`` (atomic: one node wins), so it stays alive
+    under our heartbeat while we replay it; ``<origin>`` (the node that wrote the
+    entries) names the batches, so a batch the origin or an earlier replay already
+    committed is skipped, and a replay that dies halfway is resumed by the next.
+    """
+
+    writer: AccountingWriter
+    interval: float = 5.0
+    chunk: int = 500
+    keep_markers: int = 86_400  # seconds of applied_batches rows kept
+    _task: asyncio.Task[None] | None = None
+    _last_prune: float = 0.0
+    recovered_ops: int = 0
+
+    @property
+    def redis(self) -> Any:
+        return self.writer.redis
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="journal-recovery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        token = statement_origin.set("background")
+        try:
+            while True:
+                try:
+                    await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("journal recovery failed (%s); retrying", exc)
+                await asyncio.sleep(self.interval)
+        finally:
+            statement_origin.reset(token)
+
+    async def run_once(self, only: set[str] | None = None) -> int:
+        """One pass: claim the journals of dead nodes (written by nodes in `only`,
+        when given) and apply them; returns the number of operations applied."""
+        me = self.writer.node_id
+        applied = 0
+        async for raw in self.redis.scan_iter(match=JOURNAL_PREFIX + "*", count=500):
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            rest = key[len(JOURNAL_PREFIX):]
+            owner, _, origin = rest.partition("~")
+            origin = origin or owner
+            if only is not None and origin not in only:
+                continue
+            if owner == me:
+                if origin == me:
+                    continue  # our own live journal
+            else:
+                if await self.redis.exists(ALIVE_PREFIX + owner):
+                    continue
+                claimed = f"{JOURNAL_PREFIX}{me}~{origin}"
+                try:
+                    await self.redis.rename(key, claimed)
+                except Exception as exc:  # another node was faster
+                    if "no such key" in str(exc).lower():
+                        continue
+                    raise
+                log.warning("taking over the accounting journal of dead node %s", owner)
+                key = claimed
+            applied += await self._replay(key, origin)
+        if time.monotonic() - self._last_prune > 600:
+            self._last_prune = time.monotonic()
+            async with self.writer.db.engine.begin() as conn:
+                await conn.execute(delete(AppliedBatch).where(
+                    AppliedBatch.applied_at < int(time.time()) - self.keep_markers))
+        return applied
+
+    async def _replay(self, key: str, origin: str) -> int:
+        count = 0
+        while True:
+            raw = await self.redis.lrange(key, 0, self.chunk - 1)
+            if not raw:
+                await self.redis.delete(key)
+                break
+            entries = [orjson.loads(r) for r in raw]
+            first, last = int(entries[0]["s"]), int(entries[-1]["s"])
+            batch_id = f"{origin}:{first}"
+            done = await applied_last_seq(self.writer.db, batch_id)
+            if done is None:
+                await self.writer._commit([decode_op(e) for e in entries], (batch_id, last))
+                count += len(entries)
+                done = last
+            await self.writer._trim_journal(key, done)
+        if count:
+            self.recovered_ops += count
+            log.warning("applied %d accounting operations from the journal of %s",
+                        count, origin)
+        return count
