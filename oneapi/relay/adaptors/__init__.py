@@ -27,3 +27,6 @@ def dedicated_adaptors() -> dict[int, Adaptor]:
 
 from oneapi.relay.adaptors import anthropic as _anthropic, aws as _aws  # noqa: E402,F401,I001 - register themselves
 from oneapi.relay.adaptors import google as _google  # noqa: E402,F401 - registers itself
+from oneapi.relay.adaptors import aiproxy as _aiproxy, cloudflare as _cloudflare, cohere as _cohere, coze as _coze, deepl as _deepl  # noqa: E402,F401,E501 - register themselves
+from oneapi.relay.adaptors import ollama as _ollama, tencent as _tencent, xunfei as _xunfei  # noqa: E402, F401 - register themselves
+from oneapi.relay.adaptors import ali as _ali, baidu as _baidu, zhipu as _zhipu  # noqa: E402,F401 - register themselves
