@@ -13,6 +13,10 @@ from oneapi.relay import catalog
 from oneapi.relay.adaptors import dedicated_adaptors
 from scripts.readme_blocks import main, with_block
 
+SPECIAL = {
+    43: "yes: raw proxy at `/v1/oneapi/proxy/<channel id>/...` (admin keys only, billed)",
+    46: "not yet: predictions (polling) and image replies need relay support",
+}
 NOTES = {
     3: " (deployment URLs, `api-version` from the channel config, `api-key` header)",
     8: " (base URL + the full `/v1/...` path)",
@@ -34,7 +38,9 @@ def table() -> str:
     dedicated = dedicated_adaptors()
     rows = ["| type | name | default base URL | support |", "|---|---|---|---|"]
     for t in catalog.channel_types():
-        if t.id in dedicated:
+        if t.id in SPECIAL:
+            support = SPECIAL[t.id]
+        elif t.id in dedicated:
             support = f"yes: `{type(dedicated[t.id]).__module__.rsplit('.', 1)[-1]}` adaptor"
         elif t.api_type == "openai":
             support = "yes: OpenAI-compatible adaptor" + NOTES.get(t.id, "")
