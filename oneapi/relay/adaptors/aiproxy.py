@@ -27,7 +27,7 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -91,9 +91,7 @@ class AIProxyLibraryAdaptor:
         if error is not None:
             raise UpstreamFailure(error)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with a JSON body",
-                code="bad_response"))
+            raise json_answer_to_stream()
         text = str(data.get("answer") or "") + documents_markdown(data.get("documents"))
         usage = Usage(meta.prompt_tokens, count_text(text, meta.model) if text else 0)
         reply = {

@@ -38,7 +38,7 @@ from oneapi.relay.adaptors.base import (
     Usage,
     stream_usage,
 )
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import convert_events, json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -564,9 +564,7 @@ class AnthropicAdaptor:
         if error is not None:
             raise UpstreamFailure(error)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with a JSON body",
-                code="bad_response"))
+            raise json_answer_to_stream()
         out, usage = claude_completion(meta, data)
         return Reply(status, out, "application/json", [], usage)
 
@@ -574,12 +572,8 @@ class AnthropicAdaptor:
                      result: StreamResult) -> AsyncIterator[bytes]:
         converter = ClaudeStream(meta, result)
         lines = SSELines()
-        async for chunk in chunks:
-            out = b"".join(converter.event(_loads(p)) for p in lines.feed(chunk))
-            if out:
-                yield out
-        out = b"".join(converter.event(_loads(p)) for p in lines.flush())
-        yield out + converter.close()
+        async for out in convert_events(chunks, lines, converter.event, converter.close):
+            yield out
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -594,12 +588,6 @@ def parse_json(body: bytes) -> dict[str, Any]:
                                          code="unmarshal_response_body_failed"))
     return data
 
-
-def _loads(payload: bytes) -> Any:
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
 
 
 register(ANTHROPIC, AnthropicAdaptor())

@@ -53,7 +53,7 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -384,9 +384,7 @@ class AwsAdaptor:
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
                     body: bytes) -> Reply:
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with a JSON body",
-                code="bad_response"))
+            raise json_answer_to_stream()
         data = parse_json(body)
         if family(bedrock_model(meta)) == "llama":
             out, usage = llama_completion(meta, data)

@@ -28,9 +28,8 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
-from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
 
 COHERE = 35
@@ -145,9 +144,7 @@ class CohereAdaptor:
                     body: bytes) -> Reply:
         data = parse_json(body)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with a JSON body",
-                code="bad_response"))
+            raise json_answer_to_stream()
         text = str(data.get("text") or "")
         usage = usage_of(data.get("meta")) or Usage(
             meta.prompt_tokens, count_text(text, meta.model) if text else 0)

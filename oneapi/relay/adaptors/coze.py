@@ -30,7 +30,7 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -110,9 +110,7 @@ class CozeAdaptor:
         if error is not None:
             raise UpstreamFailure(error)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with a JSON body",
-                code="bad_response"))
+            raise json_answer_to_stream()
         text = answer_of(data)
         usage = Usage(meta.prompt_tokens, count_text(text, meta.model) if text else 0)
         conversation = data.get("conversation_id") or uuid.uuid4().hex

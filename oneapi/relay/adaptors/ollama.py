@@ -30,7 +30,7 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import convert_events, json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -300,9 +300,7 @@ class OllamaAdaptor:
         if error is not None:
             raise UpstreamFailure(error)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with a JSON body",
-                code="bad_response"))
+            raise json_answer_to_stream()
         if meta.mode is Mode.EMBEDDINGS:
             out, usage = embeddings_reply(meta, data)
         else:
@@ -313,19 +311,9 @@ class OllamaAdaptor:
                      result: StreamResult) -> AsyncIterator[bytes]:
         converter = OllamaStream(meta, result)
         lines = NDJSONLines()
-        async for chunk in chunks:
-            out = b"".join(converter.event(_loads(p)) for p in lines.feed(chunk))
-            if out:
-                yield out
-        out = b"".join(converter.event(_loads(p)) for p in lines.flush())
-        yield out + converter.out.close()
+        async for out in convert_events(chunks, lines, converter.event, converter.out.close):
+            yield out
 
-
-def _loads(payload: bytes) -> Any:
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
 
 
 register(OLLAMA, OllamaAdaptor())

@@ -39,7 +39,7 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import ChunkWriter, chat_messages, unsupported_mode
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import loads_or_none, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -248,12 +248,6 @@ class SparkStream:
         return out or self.out.opening()
 
 
-def _loads(line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-
 
 # --- the WebSocket conversation --------------------------------------------------------------
 class _Frames(httpx.AsyncByteStream):
@@ -273,7 +267,7 @@ class _Frames(httpx.AsyncByteStream):
                 message = await self.ws.receive()
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     break  # closed or failed: the stream just ends
-                frame = _loads(message.data.encode())
+                frame = loads_or_none(message.data.encode())
                 yield message.data.encode() + b"\n"
                 self.done = _last(frame)
         finally:
@@ -320,7 +314,7 @@ async def open_spark(meta: Meta) -> httpx.Response:
         if message.type is not aiohttp.WSMsgType.TEXT:
             raise UpstreamFailure(RelayError(502, "Spark closed the connection without an "
                                                   "answer", code="do_request_failed"))
-        first = _loads(message.data.encode())
+        first = loads_or_none(message.data.encode())
         error = frame_error(first)
         if error is not None:
             await ws.close()
@@ -344,7 +338,7 @@ class XunfeiAdaptor:
                                          code="unsupported_transport"), retryable=True)
 
     def upstream_error(self, status: int, body: bytes) -> RelayError | None:
-        data = _loads(body) if body else None
+        data = loads_or_none(body) if body else None
         error = frame_error(data)
         if error is not None:
             return error
@@ -355,7 +349,7 @@ class XunfeiAdaptor:
 
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
                     body: bytes) -> Reply:
-        frames = [f for f in map(_loads, body.splitlines()) if isinstance(f, dict)]
+        frames = [f for f in map(loads_or_none, body.splitlines()) if isinstance(f, dict)]
         for frame in frames:
             error = frame_error(frame)
             if error is not None:
@@ -373,10 +367,10 @@ class XunfeiAdaptor:
         async for chunk in chunks:
             pending += chunk
             *lines, pending = pending.split(b"\n")
-            out = b"".join(converter.frame(_loads(line)) for line in lines if line.strip())
+            out = b"".join(converter.frame(loads_or_none(line)) for line in lines if line.strip())
             if out:
                 yield out
-        out = converter.frame(_loads(pending)) if pending.strip() else b""
+        out = converter.frame(loads_or_none(pending)) if pending.strip() else b""
         yield out + converter.out.close()
 
 
