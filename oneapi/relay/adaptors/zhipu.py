@@ -24,7 +24,6 @@ import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
-import jwt
 import orjson
 
 from oneapi.errors import RelayError
@@ -81,6 +80,8 @@ def sign(ident: str, secret: str, now: float) -> str:
     with warnings.catch_warnings():
         # Zhipu's secrets are shorter than RFC 7518 recommends; that is theirs to choose.
         warnings.simplefilter("ignore")
+        import jwt  # with cryptography behind it: only for channels that use it
+
         return jwt.encode({"api_key": ident, "exp": millis + int(TOKEN_LIFETIME * 1000),
                            "timestamp": millis}, secret, algorithm="HS256",
                           headers={"sign_type": "SIGN"})
