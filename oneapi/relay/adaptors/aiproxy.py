@@ -27,7 +27,7 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, loads_or_none, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -79,10 +79,8 @@ class AIProxyLibraryAdaptor:
                                headers, orjson.dumps(library_body(meta)))
 
     def upstream_error(self, status: int, body: bytes) -> RelayError | None:
-        try:
-            return library_error(orjson.loads(body), status) if body else None
-        except orjson.JSONDecodeError:
-            return None
+        data = loads_or_none(body) if body else None
+        return library_error(data, status) if data is not None else None
 
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
                     body: bytes) -> Reply:

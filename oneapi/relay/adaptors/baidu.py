@@ -32,7 +32,7 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import ChunkWriter, chat_messages, unsupported_mode
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.adaptors.google.gemini import load_object, sse_payloads
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
@@ -433,9 +433,7 @@ class BaiduAdaptor:
                 self.tokens.forget(meta.api_key)
             raise UpstreamFailure(error)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with JSON instead of events",
-                code="bad_response"))
+            raise json_answer_to_stream()
         if meta.mode is Mode.EMBEDDINGS:
             reply, usage = embeddings_reply(meta, data)
         else:

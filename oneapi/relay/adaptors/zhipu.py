@@ -30,7 +30,7 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import ChunkWriter, chat_messages, unsupported_mode
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.adaptors.google.gemini import load_object
 from oneapi.relay.adaptors.openai import OpenAIAdaptor
 from oneapi.relay.modes import Mode
@@ -281,9 +281,7 @@ class ZhipuAdaptor:
         if error is not None:
             raise UpstreamFailure(error)
         if meta.stream:
-            raise UpstreamFailure(RelayError(
-                500, "the upstream answered a stream request with JSON instead of events",
-                code="bad_response"))
+            raise json_answer_to_stream()
         if meta.mode is Mode.CHAT and not is_v4(meta.model):
             reply, usage = v3_reply(meta, data)
             return Reply(status, orjson.dumps(reply), "application/json", [], usage=usage)

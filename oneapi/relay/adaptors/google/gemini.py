@@ -41,7 +41,7 @@ from oneapi.relay.adaptors.base import (
     Usage,
     stream_usage,
 )
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.state import app_state
@@ -565,9 +565,7 @@ def parse_google_reply(meta: Meta, status: int, body: bytes) -> Reply:
                                            else 500, body)
                               or RelayError(500, "upstream error"))
     if meta.stream:
-        raise UpstreamFailure(RelayError(
-            500, "the upstream answered a stream request with JSON instead of events",
-            code="bad_response"))
+        raise json_answer_to_stream()
     if meta.mode is Mode.EMBEDDINGS:
         reply, usage = embeddings_reply(meta, data)
     else:
