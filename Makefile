@@ -1,18 +1,46 @@
 # The two commands of the README:
 #   make run    set up and serve the gateway on SQLite at http://localhost:3000
-#   make test   set up and run every check (ruff, mypy, pytest)
+#   make test   set up and run every check (ruff, mypy, the UI's type check and
+#               Vitest tests, pytest including the browser tests)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest setup clean
+.PHONY: run test lint typecheck pytest setup clean frontend frontend-test browser
 
-run: $(STAMP)
+# The web UI: installed from package-lock.json, rebuilt when a source file changes.
+UI := frontend
+UI_STAMP := $(UI)/node_modules/.installed
+UI_DIST := $(UI)/dist/index.html
+UI_SOURCES := $(shell find $(UI)/src $(UI)/public -type f 2>/dev/null) \
+	$(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig.json $(UI)/postcss.config.cjs
+
+run: $(STAMP) frontend
 	$(BIN)/one-api $(ARGS)
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) lint typecheck frontend-test pytest
+
+frontend: $(UI_DIST)
+
+$(UI_STAMP): $(UI)/package.json $(UI)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required to build the web UI" >&2; exit 1; }
+	cd $(UI) && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_DIST): $(UI_STAMP) $(UI_SOURCES)
+	cd $(UI) && npm run build
+	touch $@
+
+frontend-test: $(UI_STAMP)
+	cd $(UI) && npm test
+
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -20,7 +48,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) frontend browser
 	$(BIN)/pytest $(ARGS)
 
 setup: $(STAMP)
@@ -33,4 +61,5 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info test-results \
+		$(UI)/node_modules $(UI)/dist
