@@ -15,7 +15,6 @@ from scripts.readme_blocks import main, with_block
 
 SPECIAL = {
     43: "yes: raw proxy at `/v1/oneapi/proxy/<channel id>/...` (admin keys only, billed)",
-    46: "not yet: predictions (polling) and image replies need relay support",
 }
 NOTES = {
     3: " (deployment URLs, `api-version` from the channel config, `api-key` header)",

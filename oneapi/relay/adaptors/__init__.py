@@ -30,3 +30,4 @@ from oneapi.relay.adaptors import google as _google  # noqa: E402,F401 - registe
 from oneapi.relay.adaptors import aiproxy as _aiproxy, cloudflare as _cloudflare, cohere as _cohere, coze as _coze, deepl as _deepl  # noqa: E402,F401,E501 - register themselves
 from oneapi.relay.adaptors import ollama as _ollama, tencent as _tencent, xunfei as _xunfei  # noqa: E402, F401 - register themselves
 from oneapi.relay.adaptors import ali as _ali, baidu as _baidu, zhipu as _zhipu  # noqa: E402,F401 - register themselves
+from oneapi.relay.adaptors import replicate as _replicate  # noqa: E402,F401 - registers itself

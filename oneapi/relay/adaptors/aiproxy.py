@@ -10,27 +10,30 @@ The library reports no usage: it is counted locally.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-
-import orjson
 
 from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import (
     ChunkWriter,
-    SSELines,
     bad_request,
     parse_json,
     unsupported_mode,
 )
-from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import json_answer_to_stream, loads_or_none, text_of
+from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest
+from oneapi.relay.adaptors.common import (
+    SSELines,
+    completion_reply,
+    convert_events,
+    counted_usage,
+    json_answer_to_stream,
+    json_post,
+    loads_or_none,
+    text_of,
+)
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
-from oneapi.tokenize import count_text
 
 AIPROXY_LIBRARY = 21
 
@@ -62,7 +65,9 @@ def library_error(data: Any, status: int = 500) -> RelayError | None:
         return None
     code = data.get("errCode")
     if data.get("success") is False or (isinstance(code, int) and code):
-        message = str(data.get("message") or "the library request failed")
+        # The library names the text ``msg``; ``errMsg`` / ``message`` appear too.
+        message = str(data.get("msg") or data.get("errMsg") or data.get("message")
+                      or "the library request failed")
         return RelayError(status if status >= 400 else 500, message, type="upstream_error",
                           code=str(code or "library_error"))
     return None
@@ -72,11 +77,7 @@ class AIProxyLibraryAdaptor:
     def build_request(self, meta: Meta) -> UpstreamRequest:
         if meta.mode is not Mode.CHAT:
             raise unsupported_mode(meta)
-        headers = {"content-type": "application/json",
-                   "accept": "text/event-stream" if meta.stream else "application/json",
-                   "authorization": f"Bearer {meta.api_key}"}
-        return UpstreamRequest("POST", meta.base_url.rstrip("/") + "/api/library/ask",
-                               headers, orjson.dumps(library_body(meta)))
+        return json_post(meta, "/api/library/ask", library_body(meta), stream_accept=True)
 
     def upstream_error(self, status: int, body: bytes) -> RelayError | None:
         data = loads_or_none(body) if body else None
@@ -91,50 +92,28 @@ class AIProxyLibraryAdaptor:
         if meta.stream:
             raise json_answer_to_stream()
         text = str(data.get("answer") or "") + documents_markdown(data.get("documents"))
-        usage = Usage(meta.prompt_tokens, count_text(text, meta.model) if text else 0)
-        reply = {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-            "created": int(time.time()), "model": meta.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": usage.prompt_tokens,
-                      "completion_tokens": usage.completion_tokens,
-                      "total_tokens": usage.total_tokens},
-        }
-        return Reply(200, orjson.dumps(reply), "application/json", [], usage)
+        return completion_reply(meta, text, counted_usage(meta, text))
 
-    async def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
-                     result: StreamResult) -> AsyncIterator[bytes]:
+    def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
+               result: StreamResult) -> AsyncIterator[bytes]:
         out = ChunkWriter(meta, result)
-        lines = SSELines()
         documents: Any = None
 
-        def convert(payloads: list[bytes]) -> bytes:
+        def event(data: Any) -> bytes:
             nonlocal documents
-            parts: list[bytes] = []
-            for payload in payloads:
-                try:
-                    event = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                if event.get("documents"):
-                    documents = event["documents"]
-                text = event.get("content")
-                if isinstance(text, str) and text:
-                    parts.append(out.chunk({"content": text}))
-            return b"".join(parts)
+            if not isinstance(data, dict):
+                return b""
+            if data.get("documents"):
+                documents = data["documents"]
+            text = data.get("content")
+            return out.chunk({"content": text}) if isinstance(text, str) and text else b""
 
-        async for chunk in chunks:
-            converted = convert(lines.feed(chunk))
-            if converted:
-                yield converted
-        tail = convert(lines.flush())
-        refs = documents_markdown(documents)
-        if refs:
-            tail += out.chunk({"content": refs})
-        yield tail + out.chunk({}, "stop") + out.close()
+        def close() -> bytes:
+            refs = documents_markdown(documents)
+            return (out.chunk({"content": refs}) if refs else b"") + out.chunk(
+                {}, "stop") + out.close()
+
+        return convert_events(chunks, SSELines(), event, close)
 
 
 register(AIPROXY_LIBRARY, AIProxyLibraryAdaptor())

@@ -27,8 +27,8 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import ChunkWriter, chat_messages, unsupported_mode
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
-from oneapi.relay.adaptors.google.gemini import load_object, sse_payloads
+from oneapi.relay.adaptors.common import SSELines, convert_events, json_answer_to_stream, text_of
+from oneapi.relay.adaptors.google.gemini import load_object
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -211,22 +211,18 @@ def embeddings_reply(meta: Meta, data: dict[str, Any]) -> tuple[dict[str, Any], 
     return reply, usage
 
 
-async def ali_stream(meta: Meta, chunks: AsyncIterator[bytes],
-                     result: StreamResult) -> AsyncIterator[bytes]:
+def ali_stream(meta: Meta, chunks: AsyncIterator[bytes],
+               result: StreamResult) -> AsyncIterator[bytes]:
     """DashScope SSE (``incremental_output``) as chat.completion.chunk events."""
     out = ChunkWriter(meta, result)
     tool_positions: dict[str, int] = {}
-    async for payload in sse_payloads(chunks):
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            continue
+
+    def event(data: Any) -> bytes:
         if not isinstance(data, dict):
-            continue
+            return b""
         error = error_of(500, data)
         if error is not None:
-            yield out.opening() + out.error(error)
-            continue
+            return out.opening() + out.error(error)
         if out.id.startswith("chatcmpl-") and data.get("request_id") and not out.started:
             out.id = f"chatcmpl-{data['request_id']}"
         usage = ali_usage(data)
@@ -234,6 +230,7 @@ async def ali_stream(meta: Meta, chunks: AsyncIterator[bytes],
             result.usage = usage
         output = data.get("output")
         choices = output.get("choices") if isinstance(output, dict) else None
+        emitted = b""
         for choice in choices if isinstance(choices, list) else ():
             if not isinstance(choice, dict):
                 continue
@@ -257,8 +254,10 @@ async def ali_stream(meta: Meta, chunks: AsyncIterator[bytes],
                 delta["tool_calls"] = calls
             finish = _finish(choice.get("finish_reason"))
             if delta or finish:
-                yield out.chunk(delta, finish)
-    yield out.opening() + out.close()
+                emitted += out.chunk(delta, finish)
+        return emitted
+
+    return convert_events(chunks, SSELines(), event, lambda: out.opening() + out.close())
 
 
 class AliAdaptor:

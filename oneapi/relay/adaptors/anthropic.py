@@ -38,7 +38,12 @@ from oneapi.relay.adaptors.base import (
     Usage,
     stream_usage,
 )
-from oneapi.relay.adaptors.common import convert_events, json_answer_to_stream, text_of
+from oneapi.relay.adaptors.common import (
+    SSELines,
+    convert_events,
+    json_answer_to_stream,
+    text_of,
+)
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -391,6 +396,10 @@ class ChunkWriter:
                             "created": self.created, "model": self.model,
                             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
+    def whole(self, text: str) -> bytes:
+        """A complete answer as a stream: its text, ``stop``, usage and ``[DONE]``."""
+        return self.chunk({"content": text}) + self.chunk({}, "stop") + self.close()
+
     def error(self, error: RelayError) -> bytes:
         return chunk_event({"error": {"message": error.message, "type": error.type,
                                       "param": error.param or None, "code": error.code}})
@@ -503,32 +512,6 @@ class ClaudeStream:
 
     def close(self) -> bytes:
         return self.out.close()
-
-
-class SSELines:
-    """``data:`` payloads of an SSE byte stream, across chunk boundaries."""
-
-    def __init__(self) -> None:
-        self.pending = b""
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        self.pending += chunk
-        if b"\n" not in self.pending:
-            return []
-        *lines, self.pending = self.pending.split(b"\n")
-        return [p for p in map(_data, lines) if p is not None]
-
-    def flush(self) -> list[bytes]:
-        line, self.pending = self.pending, b""
-        payload = _data(line)
-        return [payload] if payload is not None else []
-
-
-def _data(line: bytes) -> bytes | None:
-    line = line.rstrip(b"\r")
-    if not line.startswith(b"data:"):
-        return None
-    return line[5:].strip()
 
 
 # --- the adaptor -----------------------------------------------------------------------------

@@ -32,8 +32,17 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import ChunkWriter, chat_messages, unsupported_mode
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
-from oneapi.relay.adaptors.google.gemini import load_object, sse_payloads
+from oneapi.relay.adaptors.common import (
+    SSELines,
+    app_client,
+    app_redis,
+    convert_events,
+    json_answer_to_stream,
+    redis_get_json,
+    redis_set_json,
+    text_of,
+)
+from oneapi.relay.adaptors.google.gemini import load_object
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -47,6 +56,7 @@ REFRESH_BEFORE = 3600.0  # seconds of validity left when a token is renewed
 TOKEN_TIMEOUT = 5.0
 RETRY_AFTER = 60.0  # seconds between renewal attempts while the old token still works
 REDIS_PREFIX = "oneapi:baidu_token:"
+WHAT = "Baidu access token"
 ENDPOINTS = {
     "ERNIE-4.0": "completions_pro", "ERNIE-Bot-4": "completions_pro",
     "ERNIE-Bot": "completions", "ERNIE-Bot-turbo": "eb-instant", "ERNIE-Speed": "ernie_speed",
@@ -90,25 +100,6 @@ def fingerprint(key: str) -> str:
 def _failure(message: str, status: int = 401, code: str = "baidu_token_error") -> UpstreamFailure:
     return UpstreamFailure(RelayError(status, message, type="authentication_error"
                                       if status == 401 else "upstream_error", code=code))
-
-
-def _redis() -> Any:
-    try:
-        from oneapi.state import app_state
-
-        return app_state().redis
-    except (RuntimeError, KeyError):
-        return None
-
-
-def _client() -> httpx.AsyncClient | None:
-    try:
-        from oneapi.state import app_state
-
-        relay = app_state().relay
-    except (RuntimeError, KeyError):
-        return None
-    return relay.client if relay is not None else None
 
 
 class AccessTokens:
@@ -183,26 +174,14 @@ class AccessTokens:
         token, expires_at = await self._exchange(key, base_url, client)
         self._tokens[digest] = (token, expires_at)
         if redis is not None:
-            ttl = int(expires_at - self._clock())
-            if ttl > 0:
-                try:
-                    await redis.set(REDIS_PREFIX + digest, orjson.dumps(
-                        {"token": token, "expires_at": expires_at}), ex=ttl)
-                except Exception as exc:  # Redis down: this node still has the token
-                    log.warning("cannot share a Baidu access token through Redis: %r", exc)
+            await redis_set_json(redis, REDIS_PREFIX + digest,
+                                 {"token": token, "expires_at": expires_at},
+                                 int(expires_at - self._clock()), WHAT)
         return token
 
     async def _from_redis(self, redis: Any, digest: str) -> str | None:
-        try:
-            raw = await redis.get(REDIS_PREFIX + digest)
-        except Exception as exc:
-            log.warning("cannot read a shared Baidu access token from Redis: %r", exc)
-            return None
-        try:
-            data = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        data = await redis_get_json(redis, REDIS_PREFIX + digest, WHAT)
+        if data is None or not isinstance(data.get("token"), str):
             return None
         expires_at = data.get("expires_at")
         if not isinstance(expires_at, int | float) or expires_at - self._clock() <= REFRESH_BEFORE:
@@ -355,22 +334,18 @@ def embeddings_reply(meta: Meta, data: dict[str, Any]) -> tuple[dict[str, Any], 
     return reply, usage
 
 
-async def baidu_stream(meta: Meta, chunks: AsyncIterator[bytes], result: StreamResult,
-                       tokens: AccessTokens = TOKENS) -> AsyncIterator[bytes]:
+def baidu_stream(meta: Meta, chunks: AsyncIterator[bytes], result: StreamResult,
+                 tokens: AccessTokens = TOKENS) -> AsyncIterator[bytes]:
     out = ChunkWriter(meta, result)
-    async for payload in sse_payloads(chunks):
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            continue
+
+    def event(data: Any) -> bytes:
         if not isinstance(data, dict):
-            continue
+            return b""
         error = error_of(data)
         if error is not None:
             if error.code in TOKEN_INVALID:
                 tokens.forget(meta.api_key)
-            yield out.opening() + out.error(error)
-            continue
+            return out.opening() + out.error(error)
         if not out.started and data.get("id"):
             out.id = f"chatcmpl-{data['id']}"
         usage = baidu_usage(data)
@@ -381,9 +356,9 @@ async def baidu_stream(meta: Meta, chunks: AsyncIterator[bytes], result: StreamR
         finish = None
         if data.get("is_end"):
             finish = _FINISH.get(str(data.get("finish_reason")), "stop")
-        if delta or finish:
-            yield out.chunk(delta, finish)
-    yield out.opening() + out.close()
+        return out.chunk(delta, finish) if delta or finish else b""
+
+    return convert_events(chunks, SSELines(), event, lambda: out.opening() + out.close())
 
 
 class BaiduAdaptor:
@@ -393,7 +368,7 @@ class BaiduAdaptor:
     async def prepare(self, meta: Meta) -> None:
         if meta.mode not in (Mode.CHAT, Mode.EMBEDDINGS):
             raise unsupported_mode(meta)
-        await self.tokens.token(meta.api_key, meta.base_url, _client(), _redis())
+        await self.tokens.token(meta.api_key, meta.base_url, app_client(), app_redis())
 
     def build_request(self, meta: Meta) -> UpstreamRequest:
         if meta.mode is Mode.CHAT:

@@ -11,12 +11,8 @@ and usage (``meta.billed_units``, else ``meta.tokens``). Tools are not converted
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-
-import orjson
 
 from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
@@ -28,9 +24,18 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import json_answer_to_stream, text_of
+from oneapi.relay.adaptors.common import (
+    NDJSONLines,
+    completion_reply,
+    convert_events,
+    counted_usage,
+    json_answer_to_stream,
+    json_post,
+    object_or_none,
+    status_error,
+    text_of,
+)
 from oneapi.relay.modes import Mode
-from oneapi.tokenize import count_text
 
 COHERE = 35
 DEFAULT_MODEL = "command-r"
@@ -39,8 +44,6 @@ ROLES = {"user": "USER", "assistant": "CHATBOT", "system": "SYSTEM", "developer"
 FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length",
                   "ERROR_LIMIT": "length", "ERROR_TOXIC": "content_filter",
                   "TOOL_CALL": "tool_calls"}
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-               402: "insufficient_quota", 404: "not_found_error", 429: "rate_limit_error"}
 _NUMBERS = {"temperature": "temperature", "top_p": "p", "top_k": "k", "seed": "seed",
             "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty"}
 
@@ -118,24 +121,17 @@ def usage_of(meta_block: Any) -> Usage | None:
 
 def cohere_error(status: int, body: bytes) -> RelayError | None:
     """``{"message": ...}`` with the HTTP status."""
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
+    data = object_or_none(body)
+    if data is None or not isinstance(data.get("message"), str):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
-        return None
-    kind = ERROR_TYPES.get(status, "upstream_error")
-    return RelayError(status, data["message"], type=kind, code=kind)
+    return status_error(status, data["message"])
 
 
 class CohereAdaptor:
     def build_request(self, meta: Meta) -> UpstreamRequest:
         if meta.mode is not Mode.CHAT:
             raise unsupported_mode(meta)
-        headers = {"content-type": "application/json", "accept": "application/json",
-                   "authorization": f"Bearer {meta.api_key}"}
-        return UpstreamRequest("POST", meta.base_url.rstrip("/") + "/v1/chat", headers,
-                               orjson.dumps(cohere_body(meta)))
+        return json_post(meta, "/v1/chat", cohere_body(meta))
 
     def upstream_error(self, status: int, body: bytes) -> RelayError | None:
         return cohere_error(status, body)
@@ -146,69 +142,37 @@ class CohereAdaptor:
         if meta.stream:
             raise json_answer_to_stream()
         text = str(data.get("text") or "")
-        usage = usage_of(data.get("meta")) or Usage(
-            meta.prompt_tokens, count_text(text, meta.model) if text else 0)
-        reply = {
-            "id": f"chatcmpl-{data.get('response_id') or uuid.uuid4().hex}",
-            "object": "chat.completion", "created": int(time.time()), "model": meta.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": finish_reason(data.get("finish_reason"))}],
-            "usage": {"prompt_tokens": usage.prompt_tokens,
-                      "completion_tokens": usage.completion_tokens,
-                      "total_tokens": usage.total_tokens},
-        }
-        return Reply(200, orjson.dumps(reply), "application/json", [], usage)
+        usage = usage_of(data.get("meta")) or counted_usage(meta, text)
+        return completion_reply(meta, text, usage, reply_id=data.get("response_id"),
+                                finish=finish_reason(data.get("finish_reason")))
 
-    async def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
-                     result: StreamResult) -> AsyncIterator[bytes]:
+    def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
+               result: StreamResult) -> AsyncIterator[bytes]:
         out = ChunkWriter(meta, result)
-        pending = b""
-        state = {"finished": False}
+        finished = False
 
-        def convert(lines: list[bytes]) -> bytes:
-            parts: list[bytes] = []
-            for line in lines:
-                line = line.strip()
-                if line.startswith(b"data:"):  # tolerate SSE framing too
-                    line = line[5:].strip()
-                if not line:
-                    continue
-                try:
-                    event = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                kind = event.get("event_type")
-                if kind == "stream-start" and event.get("generation_id"):
-                    out.id = f"chatcmpl-{event['generation_id']}"
-                    parts.append(out.opening())
-                elif kind == "text-generation":
-                    text = event.get("text")
-                    if isinstance(text, str) and text:
-                        parts.append(out.chunk({"content": text}))
-                elif kind == "stream-end" and not state["finished"]:
-                    state["finished"] = True
-                    response = event.get("response")
-                    usage = usage_of(response.get("meta")) if isinstance(
-                        response, dict) else None
-                    if usage is not None:
-                        result.usage = usage
-                    parts.append(out.chunk({}, finish_reason(event.get("finish_reason"))))
-            return b"".join(parts)
+        def event(data: Any) -> bytes:
+            nonlocal finished
+            kind = data.get("event_type") if isinstance(data, dict) else None
+            if kind == "stream-start" and data.get("generation_id"):
+                out.id = f"chatcmpl-{data['generation_id']}"
+                return out.opening()
+            if kind == "text-generation":
+                text = data.get("text")
+                return out.chunk({"content": text}) if isinstance(text, str) and text else b""
+            if kind == "stream-end" and not finished:
+                finished = True
+                response = data.get("response")
+                usage = usage_of(response.get("meta")) if isinstance(response, dict) else None
+                if usage is not None:
+                    result.usage = usage
+                return out.chunk({}, finish_reason(data.get("finish_reason")))
+            return b""
 
-        async for chunk in chunks:
-            pending += chunk
-            if b"\n" not in pending:
-                continue
-            *lines, pending = pending.split(b"\n")
-            converted = convert(lines)
-            if converted:
-                yield converted
-        tail = convert([pending])
-        if not state["finished"]:
-            tail += out.chunk({}, "stop")
-        yield tail + out.close()
+        def close() -> bytes:
+            return (b"" if finished else out.chunk({}, "stop")) + out.close()
+
+        return convert_events(chunks, NDJSONLines(), event, close)
 
 
 register(COHERE, CohereAdaptor())

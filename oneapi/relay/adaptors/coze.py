@@ -12,28 +12,31 @@ counted locally.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-
-import orjson
 
 from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import (
     ChunkWriter,
-    SSELines,
     bad_request,
     chat_messages,
     parse_json,
     unsupported_mode,
 )
-from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import json_answer_to_stream, loads_or_none, text_of
+from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest
+from oneapi.relay.adaptors.common import (
+    SSELines,
+    completion_reply,
+    convert_events,
+    counted_usage,
+    json_answer_to_stream,
+    json_post,
+    loads_or_none,
+    text_of,
+)
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
-from oneapi.tokenize import count_text
 
 COZE = 34
 DEFAULT_USER = "one-api"
@@ -91,11 +94,7 @@ class CozeAdaptor:
     def build_request(self, meta: Meta) -> UpstreamRequest:
         if meta.mode is not Mode.CHAT:
             raise unsupported_mode(meta)
-        headers = {"content-type": "application/json",
-                   "accept": "text/event-stream" if meta.stream else "application/json",
-                   "authorization": f"Bearer {meta.api_key}"}
-        return UpstreamRequest("POST", meta.base_url.rstrip("/") + "/open_api/v2/chat",
-                               headers, orjson.dumps(coze_body(meta)))
+        return json_post(meta, "/open_api/v2/chat", coze_body(meta), stream_accept=True)
 
     def upstream_error(self, status: int, body: bytes) -> RelayError | None:
         data = loads_or_none(body) if body else None
@@ -104,71 +103,48 @@ class CozeAdaptor:
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
                     body: bytes) -> Reply:
         data = parse_json(body)
-        error = coze_error(data)
+        error = coze_error(data, status)  # HTTP 200: the code picks the status
         if error is not None:
             raise UpstreamFailure(error)
         if meta.stream:
             raise json_answer_to_stream()
         text = answer_of(data)
-        usage = Usage(meta.prompt_tokens, count_text(text, meta.model) if text else 0)
-        conversation = data.get("conversation_id") or uuid.uuid4().hex
-        reply = {
-            "id": f"chatcmpl-{conversation}", "object": "chat.completion",
-            "created": int(time.time()), "model": meta.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": usage.prompt_tokens,
-                      "completion_tokens": usage.completion_tokens,
-                      "total_tokens": usage.total_tokens},
-        }
-        return Reply(200, orjson.dumps(reply), "application/json", [], usage)
+        return completion_reply(meta, text, counted_usage(meta, text),
+                                reply_id=data.get("conversation_id"))
 
-    async def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
-                     result: StreamResult) -> AsyncIterator[bytes]:
+    def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
+               result: StreamResult) -> AsyncIterator[bytes]:
         out = ChunkWriter(meta, result)
-        lines = SSELines()
-        state = {"failed": False, "finished": False}
+        ended = False  # by ``done`` or ``error``
 
-        def convert(payloads: list[bytes]) -> bytes:
-            parts: list[bytes] = []
-            for payload in payloads:
-                try:
-                    event = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(event, dict) or state["failed"]:
-                    continue
-                kind = event.get("event")
-                if kind == "error":
-                    info = event.get("error_information")
-                    info = info if isinstance(info, dict) else {}
-                    state["failed"] = True
-                    parts.append(out.error(RelayError(
-                        500, str(info.get("msg") or "the upstream stream failed"),
-                        type="upstream_error", code=str(info.get("code") or "coze_error"))))
-                    continue
-                if kind == "done" and not state["finished"]:
-                    state["finished"] = True
-                    parts.append(out.chunk({}, "stop"))
-                    continue
-                message = event.get("message")
-                if kind == "message" and isinstance(message, dict) and message.get(
-                        "type") == "answer":
-                    if event.get("conversation_id"):
-                        out.id = f"chatcmpl-{event['conversation_id']}"
-                    text = message.get("content")
-                    if isinstance(text, str) and text:
-                        parts.append(out.chunk({"content": text}))
-            return b"".join(parts)
+        def event(data: Any) -> bytes:
+            nonlocal ended
+            if not isinstance(data, dict) or ended:
+                return b""
+            kind = data.get("event")
+            if kind == "error":
+                ended = True
+                info = data.get("error_information")
+                info = info if isinstance(info, dict) else {}
+                return out.error(RelayError(
+                    500, str(info.get("msg") or "the upstream stream failed"),
+                    type="upstream_error", code=str(info.get("code") or "coze_error")))
+            if kind == "done":
+                ended = True
+                return out.chunk({}, "stop")
+            message = data.get("message")
+            if kind != "message" or not isinstance(message, dict) or message.get(
+                    "type") != "answer":
+                return b""
+            if data.get("conversation_id"):
+                out.id = f"chatcmpl-{data['conversation_id']}"
+            text = message.get("content")
+            return out.chunk({"content": text}) if isinstance(text, str) and text else b""
 
-        async for chunk in chunks:
-            converted = convert(lines.feed(chunk))
-            if converted:
-                yield converted
-        tail = convert(lines.flush())
-        if not state["finished"] and not state["failed"]:
-            tail += out.chunk({}, "stop")
-        yield tail + out.close()
+        def close() -> bytes:
+            return (b"" if ended else out.chunk({}, "stop")) + out.close()
+
+        return convert_events(chunks, SSELines(), event, close)
 
 
 register(COZE, CozeAdaptor())

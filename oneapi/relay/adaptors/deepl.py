@@ -9,12 +9,8 @@ stream). DeepL reports no tokens: usage is counted locally.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-
-import orjson
 
 from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
@@ -24,13 +20,21 @@ from oneapi.relay.adaptors.anthropic import (
     parse_json,
     unsupported_mode,
 )
-from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import text_of
+from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest
+from oneapi.relay.adaptors.common import (
+    STATUS_ERROR_TYPES,
+    completion_reply,
+    counted_usage,
+    json_post,
+    object_or_none,
+    status_error,
+    text_of,
+)
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
-from oneapi.tokenize import count_text
 
 DEEPL = 38
+ERROR_TYPES = {**STATUS_ERROR_TYPES, 403: "authentication_error", 456: "insufficient_quota"}
 
 
 def target_lang(model: str) -> str:
@@ -62,27 +66,20 @@ def translation(data: dict[str, Any]) -> str:
 
 def deepl_error(status: int, body: bytes) -> RelayError | None:
     """DeepL errors are ``{"message": ...}`` (403: bad key, 456: quota exceeded)."""
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
+    data = object_or_none(body)
+    if data is None or not isinstance(data.get("message"), str):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
-        return None
-    kind = {403: "authentication_error", 456: "insufficient_quota",
-            429: "rate_limit_error"}.get(status, "upstream_error")
     detail = data.get("detail")
     message = data["message"] + (f": {detail}" if isinstance(detail, str) and detail else "")
-    return RelayError(status, message, type=kind, code=kind)
+    return status_error(status, message, ERROR_TYPES)
 
 
 class DeepLAdaptor:
     def build_request(self, meta: Meta) -> UpstreamRequest:
         if meta.mode is not Mode.CHAT:
             raise unsupported_mode(meta)
-        headers = {"content-type": "application/json", "accept": "application/json",
-                   "authorization": f"DeepL-Auth-Key {meta.api_key}"}
-        return UpstreamRequest("POST", meta.base_url.rstrip("/") + "/v2/translate", headers,
-                               orjson.dumps(deepl_body(meta)))
+        return json_post(meta, "/v2/translate", deepl_body(meta),
+                         authorization=f"DeepL-Auth-Key {meta.api_key}")
 
     def upstream_error(self, status: int, body: bytes) -> RelayError | None:
         return deepl_error(status, body)
@@ -90,23 +87,13 @@ class DeepLAdaptor:
     def parse_reply(self, meta: Meta, status: int, headers: list[tuple[str, str]],
                     body: bytes) -> Reply:
         text = translation(parse_json(body))
-        usage = Usage(meta.prompt_tokens, count_text(text, meta.model) if text else 0)
+        usage = counted_usage(meta, text)
         if meta.stream:
             result = StreamResult()
-            out = ChunkWriter(meta, result)
             result.usage = usage
-            sse = out.chunk({"content": text}) + out.chunk({}, "stop") + out.close()
+            sse = ChunkWriter(meta, result).whole(text)
             return Reply(200, sse, "text/event-stream", [], usage)
-        reply = {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-            "created": int(time.time()), "model": meta.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": usage.prompt_tokens,
-                      "completion_tokens": usage.completion_tokens,
-                      "total_tokens": usage.total_tokens},
-        }
-        return Reply(200, orjson.dumps(reply), "application/json", [], usage)
+        return completion_reply(meta, text, usage)
 
     async def stream(self, meta: Meta, chunks: AsyncIterator[bytes],
                      result: StreamResult) -> AsyncIterator[bytes]:

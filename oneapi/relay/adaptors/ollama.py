@@ -30,7 +30,12 @@ from oneapi.relay.adaptors.anthropic import (
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import convert_events, json_answer_to_stream, text_of
+from oneapi.relay.adaptors.common import (
+    NDJSONLines,
+    convert_events,
+    json_answer_to_stream,
+    text_of,
+)
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text
@@ -253,22 +258,6 @@ class OllamaStream:
                 self.result.usage = usage
             out += self.out.chunk({}, finish_reason(data, tools=self.calls > 0))
         return out
-
-
-class NDJSONLines:
-    def __init__(self) -> None:
-        self.pending = b""
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        self.pending += chunk
-        if b"\n" not in self.pending:
-            return []
-        *lines, self.pending = self.pending.split(b"\n")
-        return [line.strip() for line in lines if line.strip()]
-
-    def flush(self) -> list[bytes]:
-        line, self.pending = self.pending.strip(), b""
-        return [line] if line else []
 
 
 # --- the adaptor ------------------------------------------------------------------------------

@@ -28,14 +28,13 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import (
     ChunkWriter,
-    SSELines,
     bad_request,
     chat_messages,
     parse_json,
     unsupported_mode,
 )
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest, Usage
-from oneapi.relay.adaptors.common import convert_events, json_answer_to_stream, text_of
+from oneapi.relay.adaptors.common import SSELines, convert_events, json_answer_to_stream, text_of
 from oneapi.relay.modes import Mode
 from oneapi.relay.upstream_errors import UpstreamFailure
 from oneapi.tokenize import count_text

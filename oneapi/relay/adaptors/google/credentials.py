@@ -5,6 +5,11 @@ a signed JWT assertion and exchanges that at the key file's ``token_uri`` for an
 access token; tokens are cached per key file (by fingerprint) and refreshed
 shortly before they expire. google-auth's transport blocks, so the exchange runs
 in a worker thread; concurrent requests for the same key share one exchange.
+
+With Redis configured a token is shared between nodes
+(``oneapi:vertex_token:<fingerprint>``, expiring with the token): a node that needs
+one takes the shared token while it is fresh and exchanges only when it is not, so
+a cluster asks Google once per key file and token lifetime, not once per node.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
 from oneapi.errors import RelayError
+from oneapi.relay.adaptors.common import redis_get_json, redis_set_json
 from oneapi.relay.upstream_errors import UpstreamFailure
 
 log = logging.getLogger("oneapi.relay.google")
@@ -30,6 +36,8 @@ log = logging.getLogger("oneapi.relay.google")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 REFRESH_MARGIN = 300.0  # seconds before expiry (at most a fifth of the lifetime)
 TOKEN_TIMEOUT = 30.0
+REDIS_PREFIX = "oneapi:vertex_token:"
+WHAT = "Vertex AI access token"
 
 
 @dataclass(slots=True)
@@ -37,6 +45,7 @@ class _Entry:
     credentials: service_account.Credentials
     token: str = ""
     refresh_at: float = 0.0  # time.time() after which a new token is fetched
+    expires_at: float = 0.0  # time.time() when Google stops accepting it
 
 
 def fingerprint(key_file: str) -> str:
@@ -111,8 +120,9 @@ class AccessTokens:
             return entry.token
         return None
 
-    async def token(self, key_file: str) -> str:
-        """A fresh token, fetching one if needed (one exchange at a time per key file)."""
+    async def token(self, key_file: str, redis: Any = None) -> str:
+        """A fresh token: cached, else shared through `redis` (a redis.asyncio client,
+        optional), else fetched (one exchange at a time per key file)."""
         cached = self.cached(key_file)
         if cached is not None:
             return cached
@@ -120,7 +130,7 @@ class AccessTokens:
         loop = asyncio.get_running_loop()
         pending = self._inflight.get(key)
         if pending is None or pending.get_loop() is not loop:
-            pending = loop.create_task(self._exchange(key, key_file))
+            pending = loop.create_task(self._renew(key, key_file, redis))
             self._inflight[key] = pending
             pending.add_done_callback(lambda done: self._forget(key, done))
         # Shielded: a client going away must not cancel an exchange others wait for.
@@ -132,10 +142,22 @@ class AccessTokens:
         if not done.cancelled():
             done.exception()  # retrieved: no "never retrieved" warning if nobody waits
 
-    async def _exchange(self, key: str, key_file: str) -> str:
+    async def _renew(self, key: str, key_file: str, redis: Any) -> str:
         entry = self._entries.get(key)
         if entry is None:
-            entry = _Entry(load_credentials(key_file))
+            entry = _Entry(load_credentials(key_file))  # checks the key file, shared or not
+        if redis is not None:
+            shared = await _shared(redis, key)
+            if shared is not None:
+                entry.token, entry.refresh_at = shared
+                self._entries[key] = entry
+                return entry.token
+        token = await self._exchange(key, entry)
+        if redis is not None:
+            await _share(redis, key, entry)
+        return token
+
+    async def _exchange(self, key: str, entry: _Entry) -> str:
         credentials = entry.credentials
         self.exchanges += 1
         try:
@@ -166,11 +188,35 @@ class AccessTokens:
                                              code="token_exchange_failed"))
         entry.token = token
         entry.refresh_at = _refresh_at(credentials.expiry, time.time())
+        entry.expires_at = _expires_at(credentials.expiry, entry.refresh_at)
         self._entries[key] = entry
         return token
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def _expires_at(expiry: dt.datetime | None, refresh_at: float) -> float:
+    if expiry is None:
+        return refresh_at
+    return (expiry.replace(tzinfo=dt.UTC) if expiry.tzinfo is None else expiry).timestamp()
+
+
+async def _shared(redis: Any, key: str) -> tuple[str, float] | None:
+    """Another node's token for this key file while it is fresh (None: fetch one)."""
+    data = await redis_get_json(redis, REDIS_PREFIX + key, WHAT)
+    if data is None or not isinstance(data.get("token"), str):
+        return None
+    refresh_at = data.get("refresh_at")
+    if not isinstance(refresh_at, int | float) or refresh_at <= time.time():
+        return None
+    return data["token"], float(refresh_at)
+
+
+async def _share(redis: Any, key: str, entry: _Entry) -> None:
+    await redis_set_json(redis, REDIS_PREFIX + key,
+                         {"token": entry.token, "refresh_at": entry.refresh_at},
+                         int(entry.expires_at - time.time()), WHAT)
 
 
 def _account(credentials: service_account.Credentials) -> str:

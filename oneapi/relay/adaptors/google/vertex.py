@@ -11,8 +11,8 @@ The channel config holds ``region``, ``vertex_ai_project_id`` and
 ``vertex_ai_adc`` - a service-account key file; the key file's project is used
 when no project is configured. The key field may carry ``region|project|key file``
 instead, as the reference's channel form also writes it (or the key file alone).
-The key file becomes an OAuth access token (``credentials.AccessTokens``) in
-``prepare``, before the request is built.
+The key file becomes an OAuth access token (``credentials.AccessTokens``, shared
+through Redis when one is configured) in ``prepare``, before the request is built.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from oneapi.errors import RelayError
 from oneapi.relay.adaptors import register
 from oneapi.relay.adaptors.anthropic import AnthropicAdaptor, claude_body, claude_error
 from oneapi.relay.adaptors.base import Meta, Reply, StreamResult, UpstreamRequest
+from oneapi.relay.adaptors.common import app_redis
 from oneapi.relay.adaptors.google.gemini import (
     convert_chat,
     convert_stream,
@@ -138,7 +139,7 @@ class VertexAdaptor:
         """Make sure the channel's access token is fresh (the only I/O before a call)."""
         if meta.mode is not Mode.CHAT:
             raise unsupported(meta)
-        await self.tokens.token(vertex_config(meta).key_file)
+        await self.tokens.token(vertex_config(meta).key_file, app_redis())
 
     def build_request(self, meta: Meta) -> UpstreamRequest:
         if meta.mode is not Mode.CHAT:
