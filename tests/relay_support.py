@@ -10,6 +10,7 @@ response, so ``wait_log`` polls).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import re
 import time
@@ -53,8 +54,16 @@ async def with_seeder(dsn: str, fn: Callable[[Seeder], Awaitable[T]]) -> T:
 
 
 def db_call(dsn: str, fn: Callable[[Seeder], Awaitable[T]]) -> T:
-    """Run `fn(seeder)` on a fresh seeder in a fresh event loop (for sync tests)."""
-    return asyncio.run(with_seeder(dsn, fn))
+    """Run `fn(seeder)` on a fresh seeder in a fresh event loop (for sync tests).
+
+    Where a loop already runs in this thread (Playwright's sync API keeps one), the
+    fresh loop runs in a worker thread instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(with_seeder(dsn, fn))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, with_seeder(dsn, fn)).result()
 
 
 @dataclass
