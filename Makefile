@@ -37,11 +37,14 @@ $(UI_DIST): $(UI_STAMP) $(UI_SOURCES)
 frontend-test: $(UI_STAMP)
 	cd $(UI) && npm test
 
-# The browser tests drive Debian's Chromium (never a downloaded browser).
+# The browser tests drive Debian's Chromium (never a downloaded browser), with CJK
+# fonts so the Chinese pages' screenshots are readable.
 browser:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	@{ command -v chromium >/dev/null || command -v chromium-browser >/dev/null; } \
+		&& fc-list :lang=zh 2>/dev/null | grep -q . || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
+		PKGS="chromium fonts-noto-cjk"; \
+		$$SUDO apt-get install -y $$PKGS || { $$SUDO apt-get update && $$SUDO apt-get install -y $$PKGS; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

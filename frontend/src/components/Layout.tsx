@@ -4,6 +4,7 @@ import {
   ActionIcon,
   AppShell,
   Avatar,
+  Box,
   Burger,
   Group,
   Image,
@@ -85,7 +86,6 @@ export function Layout() {
     <AppShell
       header={{ height: 56 }}
       navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }}
-      footer={{ height: 40 }}
       padding="md"
     >
       <AppShell.Header>
@@ -169,13 +169,15 @@ export function Layout() {
         </ScrollArea>
       </AppShell.Navbar>
 
-      <AppShell.Main>
-        <Outlet />
+      <AppShell.Main style={{ display: "flex", flexDirection: "column" }}>
+        <Box style={{ flex: 1 }}>
+          <Outlet />
+        </Box>
+        {/* In the page flow, not fixed: phones keep their whole height for content. */}
+        <Box component="footer" mt="xl" py="sm">
+          <Footer html={status?.footer_html ?? ""} />
+        </Box>
       </AppShell.Main>
-
-      <AppShell.Footer>
-        <Footer html={status?.footer_html ?? ""} />
-      </AppShell.Footer>
     </AppShell>
   );
 }
@@ -184,7 +186,7 @@ export function Layout() {
 function Footer({ html }: { html: string }) {
   const { t } = useTranslation();
   return (
-    <Group h="100%" px="md" justify="center" gap="xs" wrap="nowrap">
+    <Group px="md" justify="center" gap="xs">
       {html ? (
         <Text size="xs" c="dimmed" span dangerouslySetInnerHTML={{ __html: DOMPurify.sanitize(html) }} />
       ) : null}
