@@ -30,6 +30,7 @@ from oneapi.admin.auth import (
 from oneapi.admin.users_schemas import (
     AdminTopUpBody,
     CreateUserBody,
+    DashboardQuery,
     DashboardRow,
     LoginBody,
     ManageBody,
@@ -257,13 +258,13 @@ async def available_models(me: Principal) -> list[str]:
     return await accounts.group_models(_db(), group)
 
 
-@api_route(blueprint, "/user/dashboard", ["GET"], role=ROLE_COMMON,
+@api_route(blueprint, "/user/dashboard", ["GET"], role=ROLE_COMMON, query=DashboardQuery,
            response=_reply({"type": "array",
                             "items": {"$ref": "#/components/schemas/DashboardRow"}}),
-           summary="The caller's usage of the last 7 days per day and model")
-async def dashboard(me: Principal) -> list[dict[str, Any]]:
+           summary="The caller's usage of the last `days` days per day and model")
+async def dashboard(me: Principal, query: dict[str, Any]) -> list[dict[str, Any]]:
     try:
-        return await accounts.dashboard(_db(), me.id)
+        return await accounts.dashboard(_db(), me.id, days=query["days"])
     except Exception as exc:  # the reference's message for a failed query
         log.exception("dashboard query failed for user %s", me.id)
         raise ApiError("无法获取统计信息") from exc

@@ -105,6 +105,11 @@ class UserListQuery(PageQuery):
                                  "request_count; default id."})
 
 
+class DashboardQuery(Input):
+    days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=30), metadata={
+        "description": "How many UTC days back, today included (the reference: always 7)."})
+
+
 class SearchQuery(Input):
     keyword = fields.String(load_default="", validate=validate.Length(max=191))
 

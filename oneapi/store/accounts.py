@@ -258,13 +258,14 @@ async def log_quota_change(db: Database, options: Options, user: User, old: int,
 DAY = 86400
 
 
-async def dashboard(db: Database, user_id: int, now: float | None = None) -> list[dict[str, Any]]:
-    """Consume logs of the last 7 UTC days (today included) per day and model.
+async def dashboard(db: Database, user_id: int, now: float | None = None,
+                    days: int = 7) -> list[dict[str, Any]]:
+    """Consume logs of the last `days` UTC days (today included) per day and model.
 
     The day is computed as ``created_at - created_at % 86400`` - the same integer
     arithmetic on SQLite, MySQL and PostgreSQL - and formatted here."""
     today = int(now if now is not None else time.time()) // DAY * DAY
-    start, end = today - 6 * DAY, today + DAY - 1
+    start, end = today - (days - 1) * DAY, today + DAY - 1
     day = (Log.created_at - Log.created_at % DAY).label("day")
     stmt = (select(day, Log.model_name, func.count().label("requests"),
                    func.coalesce(func.sum(Log.quota), 0),
