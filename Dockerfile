@@ -14,6 +14,8 @@ FROM node:20-bookworm-slim AS frontend
 WORKDIR /src/frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci --no-audit --no-fund
+# The bundle carries the gateway's version (read from pyproject.toml by vite.config.ts).
+COPY pyproject.toml /src/pyproject.toml
 COPY frontend/ ./
 RUN npm run build
 

@@ -51,6 +51,9 @@ async def page(path: str) -> Response:
         return response
     if path and "." in path.rsplit("/", 1)[-1]:
         raise NotFound()  # a missing asset, not a client-side route
-    response = await send_file(root / "index.html")
+    try:
+        response = await send_file(root / "index.html")
+    except FileNotFoundError:  # frontend/dist removed or being rebuilt under us
+        response = await send_file(PLACEHOLDER / "index.html")
     response.cache_control.no_cache = True
     return response

@@ -2,6 +2,7 @@
 // switches, the user menu, and the operator's footer with our attribution.
 import {
   ActionIcon,
+  Alert,
   AppShell,
   Avatar,
   Box,
@@ -171,6 +172,11 @@ export function Layout() {
 
       <AppShell.Main style={{ display: "flex", flexDirection: "column" }}>
         <Box style={{ flex: 1 }}>
+          {__APP_VERSION__ && status?.version && status.version !== __APP_VERSION__ ? (
+            <Alert color="yellow" mb="md" data-testid="version-banner">
+              {t("newVersion", { version: status.version })}
+            </Alert>
+          ) : null}
           <Outlet />
         </Box>
         {/* In the page flow, not fixed: phones keep their whole height for content. */}
