@@ -69,3 +69,35 @@ def test_pages_for_users_send_visitors_to_login(page: Page) -> None:
 def test_unknown_route_shows_not_found(page: Page) -> None:
     page.goto("/no/such/page")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+
+def test_phone_width_uses_a_menu_drawer(browser: Browser, site: Gateway,
+                                        console: ConsoleWatch) -> None:
+    context = browser.new_context(base_url=site.url, locale="en-US",
+                                  viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.on("pageerror", console.on_error)
+    try:
+        page.goto("/")
+        about = page.get_by_role("link", name="About")
+        expect(about).not_to_be_in_viewport()  # the navigation is folded away
+        page.get_by_role("button", name="menu").click()
+        expect(about).to_be_in_viewport()
+        about.click()
+        expect(page).to_have_url(re.compile(r"/about$"))
+        expect(about).not_to_be_in_viewport()  # closed again after choosing
+        # nothing is wider than the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "phone-about")
+    finally:
+        context.close()
+
+
+def test_login_form_is_keyboard_reachable(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").focus()
+    page.keyboard.type("root")
+    page.keyboard.press("Tab")
+    page.keyboard.type("123456")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("user-menu")).to_be_visible()
