@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oneapi.accounts.notify import background
 from oneapi.state import AppState, app_state
 from oneapi.tokenize import set_approximate_enabled
 
@@ -21,6 +22,8 @@ def token_changed(key: str) -> None:
     state = app_state()
     if state.relay is not None:
         state.relay.cache.forget_token(key)
+        if state.relay.quota.balances is not None:  # its Redis balance: reload it
+            background(state.relay.quota.balances.forget_token(key))
     _publish(state, {"kind": "token", "key": key})
 
 
@@ -28,6 +31,8 @@ def user_changed(user_id: int) -> None:
     state = app_state()
     if state.relay is not None:
         state.relay.cache.forget_user(user_id)
+        if state.relay.quota.balances is not None:
+            background(state.relay.quota.balances.forget(user_id))
     _publish(state, {"kind": "user", "id": user_id})
 
 

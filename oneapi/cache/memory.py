@@ -2,9 +2,10 @@
 
 A miss loads from the database once (concurrent misses share the load); an
 entry older than ``SYNC_FREQUENCY`` is reloaded on its next use, and the
-routing table is rebuilt on the same period. Writers call ``forget_*`` (and,
-with Redis, every node hears about it) so edits show at once. Reloaded quota
-values include the accounting writer's not-yet-committed deltas.
+routing table (and, through ``also_reload``, the options) is rebuilt on the
+same period. Writers call ``forget_*`` (and, with Redis, every node hears about
+it) so edits show at once. Reloaded quota values include the accounting
+writer's not-yet-committed deltas.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class RelayCache:
         self._unknown: dict[str, float] = {}
         self._loading: dict[object, asyncio.Future[object]] = {}
         self._reloader: asyncio.Task[None] | None = None
+        # More to reload on the same period (the options): the safety net behind
+        # the pub/sub events for changes made straight in the database.
+        self.also_reload: list[Callable[[], Awaitable[None]]] = []
         # Lookups answered from memory / from the database (for /metrics).
         self.hits = {"token": 0, "user": 0}
         self.misses = {"token": 0, "user": 0}
@@ -165,6 +169,11 @@ class RelayCache:
                 await self.reload_channels()
             except Exception:
                 log.exception("channel reload failed; keeping the previous table")
+            for reload in self.also_reload:
+                try:
+                    await reload()
+                except Exception:
+                    log.exception("periodic reload failed; keeping the previous values")
 
     async def stop(self) -> None:
         if self._reloader is not None:

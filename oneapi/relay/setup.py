@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from oneapi.relay.quota import QuotaService
 from oneapi.relay.service import Relay
 from oneapi.relay.upstream import make_client
 from oneapi.state import AppState
-from oneapi.tasks.accounting import AccountingWriter, JournalRecovery
+from oneapi.tasks.accounting import (
+    ALIVE_PREFIX,
+    JOURNAL_PREFIX,
+    AccountingWriter,
+    JournalRecovery,
+)
+from oneapi.tasks.holds import redis_dead, refund_dead_holds, sweep_local
 from oneapi.tokenize import preload, set_approximate_enabled
 
 
@@ -32,9 +39,22 @@ async def start_relay(state: AppState) -> None:
     writer.start()
     writer.replay_journals()
     cache = RelayCache(db, writer, ttl=float(settings.sync_frequency))
+
+    async def reload_options() -> None:
+        async with db.session() as session:
+            await state.options.load(session)
+        set_approximate_enabled(state.options.bool("ApproximateTokenEnabled"))
+
+    cache.also_reload.append(reload_options)
     await cache.start()
     client = make_client(settings)
-    quota = QuotaService(db, writer, state.options)
+    balances = None
+    if state.redis is not None:
+        from oneapi.relay.balances import RedisBalances
+
+        # Quota balances shared by all nodes: none can spend what another spent.
+        balances = RedisBalances(state.redis, db, writer, ttl=settings.sync_frequency)
+    quota = QuotaService(db, writer, state.options, balances)
     state.relay = Relay(settings, state.options, cache, quota, writer, client)
 
     # Shutdown hooks run in reverse: stop reloading, flush accounting, close the client.
@@ -44,8 +64,28 @@ async def start_relay(state: AppState) -> None:
     if state.redis is not None:
         # Every node applies the Redis journals of nodes that died (kill -9, crash).
         recovery = JournalRecovery(writer)
+        dead = redis_dead(state.redis, ALIVE_PREFIX, JOURNAL_PREFIX)
+
+        async def db_holds() -> int:
+            return await refund_dead_holds(db, dead, writer.node_id)
+
+        recovery.also.append(db_holds)
+        if balances is not None:
+            recovery.also.append(balances.recover_holds)
+            state.on_shutdown("quota balances", balances.stop)
         recovery.start()
         state.on_shutdown("journal recovery", recovery.stop)
+    else:
+        # Tight reservations of this host's processes that died before settling.
+        sweeper = asyncio.create_task(sweep_local(db, writer.node_id, writer.flushed),
+                                      name="hold-sweeper")
+
+        async def stop_sweeper() -> None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+        state.on_shutdown("hold sweeper", stop_sweeper)
     if settings.redis_enabled:
         await start_bus(state)
 

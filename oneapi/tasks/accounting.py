@@ -35,8 +35,8 @@ import secrets
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oneapi.db.engine import Database, statement_origin
 from oneapi.db.models import AppliedBatch, Channel, Token, User
+from oneapi.tasks.holds import PREFIX as HOLD_PREFIX
+from oneapi.tasks.holds import release_hold
 
 log = logging.getLogger("oneapi.accounting")
 
@@ -65,6 +67,8 @@ class Charge:
     tight: bool = False
     count_request: bool = True
     log: dict[str, Any] | None = None
+    # The database hold of the reservation this charge ends (oneapi.tasks.holds).
+    hold: str = ""
 
 
 @dataclass(slots=True)
@@ -73,6 +77,7 @@ class Refund:
     token_id: int
     token_limited: bool
     amount: int
+    hold: str = ""
 
 
 @dataclass(slots=True)
@@ -160,6 +165,10 @@ class AccountingWriter:
     _jevent: asyncio.Event = field(default_factory=asyncio.Event)
     _jfailing: bool = False
     _beat: asyncio.Task[None] | None = None
+    # Tasks that will submit an operation soon (a settlement waiting for its Redis
+    # script): journalled() and close() wait for them first.
+    _coming: set[asyncio.Task[None]] = field(default_factory=set)
+    _trim: Any = None
 
     @property
     def journal_key(self) -> str:
@@ -197,6 +206,11 @@ class AccountingWriter:
         if len(self._queue) >= self.high_water:
             self._room.clear()
 
+    def track(self, task: asyncio.Task[None]) -> None:
+        """`task` is about to submit an operation: count it as submitted already."""
+        self._coming.add(task)
+        task.add_done_callback(self._coming.discard)
+
     async def submit(self, op: Op) -> None:
         """Queue `op`, waiting first while the writer is behind (back-pressure);
         with Redis, returns once `op` is in the journal (or the journal is down)."""
@@ -209,6 +223,8 @@ class AccountingWriter:
                          timeout: float = JOURNAL_WAIT) -> bool:  # noqa: ASYNC109
         """Wait until every operation submitted so far (or up to sequence number
         `upto`) is in the Redis journal; False if Redis did not take it in time."""
+        if self._coming and upto is None:
+            await asyncio.wait(set(self._coming), timeout=timeout)
         target = self._next_seq - 1 if upto is None else upto
         if self.redis is None:
             return True
@@ -265,7 +281,9 @@ class AccountingWriter:
 
     async def _trim_journal(self, key: str, upto: int) -> None:
         try:
-            await self.redis.eval(_TRIM_LUA, 1, key, upto)
+            if self._trim is None:  # EVALSHA, loading the script when Redis lacks it
+                self._trim = self.redis.register_script(_TRIM_LUA)
+            await self._trim(keys=[key], args=[upto])
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the next trim removes these too
@@ -352,6 +370,8 @@ class AccountingWriter:
 
     async def close(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Flush everything; journal what the database would not take in time."""
+        if self._coming:
+            await asyncio.wait(set(self._coming), timeout=timeout)
         self._stopping = True
         self._room.set()
         self._wake.set()
@@ -436,21 +456,22 @@ class AccountingWriter:
         statuses: list[StatusChange] = []
         logs: list[dict[str, Any]] = []
         tight: list[Charge] = []
-        for op in batch:
-            if isinstance(op, Refund):
-                users[op.user_id][0] += op.amount
-                if op.token_limited:
-                    tokens[op.token_id][0] += op.amount
-                else:
-                    tokens[op.token_id]
-            elif isinstance(op, StatusChange):
-                statuses.append(op)
-            elif op.tight and op.quota > op.reserved:
-                tight.append(op)
-            else:
-                _add_charge(op, op.quota, users, tokens, channels, logs)
-
         async with self.db.engine.begin() as conn:
+            if any(isinstance(op, Charge | Refund) and op.hold for op in batch):
+                batch = await _end_holds(conn, batch)
+            for op in batch:
+                if isinstance(op, Refund):
+                    users[op.user_id][0] += op.amount
+                    if op.token_limited:
+                        tokens[op.token_id][0] += op.amount
+                    else:
+                        tokens[op.token_id]
+                elif isinstance(op, StatusChange):
+                    statuses.append(op)
+                elif op.tight and op.quota > op.reserved:
+                    tight.append(op)
+                else:
+                    _add_charge(op, op.quota, users, tokens, channels, logs)
             for op in sorted(tight, key=lambda c: (c.user_id, c.token_id)):
                 # Deducted right here, so the next capped charge of the same user
                 # in this batch sees what is really left.
@@ -490,6 +511,21 @@ LOG_COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_na
 # Built from the fixed column list above, never from input.
 _LOGS_SQL = "INSERT INTO logs ({}) VALUES ({})".format(  # noqa: S608
     ", ".join(LOG_COLUMNS), ", ".join("?" * len(LOG_COLUMNS)))
+
+
+async def _end_holds(conn: AsyncConnection, batch: list[Op]) -> list[Op]:
+    """Delete the database holds these operations end. One already gone was
+    refunded by the recovery of a node taken for dead: its refund is dropped and
+    its charge taken in full (capped), so nothing is counted twice."""
+    out: list[Op] = []
+    for op in batch:
+        if isinstance(op, Charge | Refund) and op.hold and not await release_hold(conn, op.hold):
+            log.warning("reservation %s was already refunded by a recovery", op.hold)
+            if isinstance(op, Refund):
+                continue
+            op = replace(op, reserved=0, tight=True, hold="")
+        out.append(op)
+    return out
 
 
 def _log_values(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -591,6 +627,8 @@ class JournalRecovery:
     interval: float = 5.0
     chunk: int = 500
     keep_markers: int = 86_400  # seconds of applied_batches rows kept
+    # More clean-up of dead nodes, run after each pass (the Redis quota holds).
+    also: list[Callable[[], Awaitable[int]]] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
     _last_prune: float = 0.0
     recovered_ops: int = 0
@@ -614,6 +652,8 @@ class JournalRecovery:
             while True:
                 try:
                     await self.run_once()
+                    for extra in self.also:
+                        await extra()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -654,7 +694,8 @@ class JournalRecovery:
             self._last_prune = time.monotonic()
             async with self.writer.db.engine.begin() as conn:
                 await conn.execute(delete(AppliedBatch).where(
-                    AppliedBatch.applied_at < int(time.time()) - self.keep_markers))
+                    AppliedBatch.applied_at < int(time.time()) - self.keep_markers,
+                    AppliedBatch.batch_id.not_like(HOLD_PREFIX + "%")))
         return applied
 
     async def _replay(self, key: str, origin: str) -> int:

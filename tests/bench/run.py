@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN_KEY = "benchbenchbenchbenchbenchbenchbenchbenchbench0000"  # 48 alphanumerics
+TOKEN_KEY = "benchbenchbenchbenchbenchbenchbenchbenchbench000"  # 48 alphanumerics
 CHANNEL_KEY = "bench-key"
 MODEL = "gpt-3.5-turbo"
 BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]})
@@ -214,6 +214,11 @@ def peak_rss_mib(pid: int) -> tuple[float | None, float | None]:
 # ------------------------------------------------------------------- gateway
 def seed_gateway(db_path: Path, upstream_url: str) -> None:
     """Migrate the gateway's SQLite database, then add one channel, ability and token."""
+    seed_database({"SQLITE_PATH": str(db_path)}, upstream_url)
+
+
+def seed_database(env: dict[str, str], upstream_url: str) -> None:
+    """The same on the database these settings name (SQL_DSN for the cluster run)."""
     from sqlalchemy import insert, select
 
     from nodes.master import prepare
@@ -221,7 +226,7 @@ def seed_gateway(db_path: Path, upstream_url: str) -> None:
     from oneapi.db.models import Ability, Channel, Token, User
     from oneapi.settings import load_settings
 
-    settings = load_settings({"SQLITE_PATH": str(db_path)}, dotenv=None)
+    settings = load_settings(env, dotenv=None)
 
     async def go() -> None:
         await prepare(settings)
