@@ -8,6 +8,10 @@ on one node is valid on every other; slaves redirect page requests to the master
 (FRONTEND_BASE_URL). Each node logs under ``<--log-dir>/<node name>``. Other
 settings come from the environment, as for a single node.
 
+A MySQL or PostgreSQL database the DSN names is created first if it does not exist
+yet: this is a development tool. A node itself never creates databases, so a typo in
+a production DSN cannot start an empty install.
+
 Once every node answers ``/api/status`` their URLs are printed, one line each:
 
     node master http://127.0.0.1:3000 pid 1234
@@ -21,6 +25,7 @@ SIGINT/SIGTERM are forwarded to all nodes; the launcher exits when they all have
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import secrets
@@ -138,11 +143,50 @@ def signal_all(nodes: Sequence[Node], sig: int) -> None:
                 node.process.send_signal(sig)
 
 
+async def _ensure_database(dsn: str) -> str | None:
+    """Create the MySQL/PostgreSQL database `dsn` names if missing; returns its name if
+    it was created."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from oneapi.db.dsn import parse_dsn
+
+    url = make_url(parse_dsn(dsn).render())
+    backend, name = url.get_backend_name(), url.database
+    if backend not in ("mysql", "postgresql") or not name:
+        return None
+    postgres = backend == "postgresql"
+    server = url._replace(database="postgres" if postgres else None)  # URL is a namedtuple
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            query = ("SELECT 1 FROM pg_database WHERE datname = :name" if postgres else
+                     "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name")
+            if (await conn.execute(text(query), {"name": name})).scalar() is not None:
+                return None
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            charset = "" if postgres else " CHARACTER SET utf8mb4"
+            await conn.execute(text(f"CREATE DATABASE {quoted}{charset}"))
+            return name
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.slaves < 0:
         print("--slaves must be >= 0", file=sys.stderr)
         return 2
+    dsn = args.sql_dsn or os.environ.get("SQL_DSN", "")
+    if dsn:
+        try:
+            created = asyncio.run(_ensure_database(dsn))
+        except Exception as exc:  # the nodes would fail the same way: say it once, clearly
+            print(f"cluster: cannot reach the database: {exc}", file=sys.stderr)
+            return 1
+        if created:
+            print(f"cluster: created database {created}", flush=True)
     nodes = start_nodes(args)
     stopping = False
 
