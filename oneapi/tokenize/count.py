@@ -25,7 +25,7 @@ from typing import Any
 
 import tiktoken
 
-from oneapi.tokenize.encodings import CL100K_BASE, O200K_BASE, get_encoding
+from oneapi.tokenize.encodings import CL100K_BASE, O200K_BASE, get_encoding, is_built
 from oneapi.tokenize.imagesize import ImageSizeError, data_url_image_size
 
 DEFAULT_MODEL = "gpt-3.5-turbo"
@@ -99,6 +99,13 @@ def approximate(text: str) -> int:
 
 def encoding_name_for_model(model: str) -> str:
     return O200K_BASE if model in O200K_MODELS else CL100K_BASE
+
+
+def encoder_ready(model: str) -> bool:
+    """Whether ``model``'s encoder is built. When it is not, async callers build it
+    with ``await asyncio.to_thread(encoder_for_model, model)`` rather than stall
+    the event loop for the ~0.3 s that takes (o200k is built on first use)."""
+    return is_built(O200K_BASE if model in O200K_MODELS else CL100K_BASE)
 
 
 def encoder_for_model(model: str) -> tiktoken.Encoding:

@@ -10,7 +10,9 @@ to ``tiktoken.Encoding`` together with the split pattern and special tokens that
 
 Nothing in this module opens a socket or reads tiktoken's download cache.
 Each encoding is built once per process (about 0.3 s for cl100k, 0.5 s for
-o200k); concurrent first calls wait for a single build.
+o200k); concurrent first calls wait for a single build. Start-up builds cl100k
+only (:data:`EAGER`); o200k is built on the first request for a model that
+needs it (see ``oneapi.tokenize.count.encoder_ready``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import gzip
 import hashlib
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -184,10 +186,27 @@ def o200k_base() -> tiktoken.Encoding:
     return get_encoding(O200K_BASE)
 
 
-def preload() -> None:
-    """Build every available encoding now (blocking, ~1 s); call it off the event loop."""
-    for name in sorted(AVAILABLE):
+#: Built by :func:`preload` at start-up: what most models count with. o200k_base
+#: (gpt-4o, o-series) waits for its first use - it is ~45 MB per worker that a
+#: worker never serving those models would carry for nothing.
+EAGER: tuple[str, ...] = (CL100K_BASE,)
+
+
+def is_built(name: str) -> bool:
+    return name in _built
+
+
+def preload(names: Iterable[str] = EAGER) -> None:
+    """Build these encodings now (blocking, ~0.1-0.3 s each); call it off the event loop.
+
+    The others are only checked to be there, so that a broken install still fails
+    at start-up rather than on the first request that needs them."""
+    names = list(names)
+    for name in names:
         get_encoding(name)
+    for name in sorted(AVAILABLE.difference(names)):
+        if not bundled_file(name).is_file():
+            raise EncodingDataError(f"the {name} BPE file {bundled_file(name)} is missing")
 
 
 def _check_name(name: str) -> None:

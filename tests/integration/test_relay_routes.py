@@ -113,6 +113,18 @@ def test_chat_body_path_query_and_key_pass_through_byte_exact(gw: Gateway) -> No
     assert resp.headers["x-request-id"] == "req_upstream"
 
 
+def test_upstream_cookies_are_neither_kept_nor_passed_on(gw: Gateway) -> None:
+    # One shared upstream client serves every caller: a cookie one upstream reply
+    # sets (Cloudflare's __cf_bm, say) must not ride along on the next request.
+    gw.fake.behave(headers={"Set-Cookie": "__cf_bm=abc123; Path=/; HttpOnly"})
+    first = gw.post(CHAT, gw["key"], json={"model": "gpt-3.5-turbo", "messages": HELLO})
+    assert first.status_code == 200, first.text
+    assert "set-cookie" not in first.headers
+    second = gw.post(CHAT, gw["key"], json={"model": "gpt-3.5-turbo", "messages": HELLO})
+    assert second.status_code == 200, second.text
+    assert [r.headers.get("cookie") for r in gw.fake.requests] == [None, None]
+
+
 def test_chat_stream_with_include_usage_sdk(gw: Gateway) -> None:
     stream = gw.sdk("sk-" + gw["key"]).chat.completions.create(
         model="gpt-3.5-turbo", messages=HELLO, stream=True,

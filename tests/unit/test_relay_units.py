@@ -5,12 +5,15 @@ from __future__ import annotations
 import collections
 from collections.abc import AsyncIterator
 
+import httpx
 import orjson
 import pytest
+from quart import Quart, session
 
 from oneapi.cache.entities import ChannelInfo
 from oneapi.cache.routing import RoutingTable
 from oneapi.errors import RelayError
+from oneapi.relay import upstream
 from oneapi.relay.adaptors.base import Meta, StreamResult, stream_usage
 from oneapi.relay.adaptors.openai import OpenAIAdaptor, upstream_url
 from oneapi.relay.auth import split_key
@@ -18,7 +21,9 @@ from oneapi.relay.health import ChannelHealth
 from oneapi.relay.modes import Mode
 from oneapi.relay.parse import RelayRequest, parse_request
 from oneapi.relay.pricing import Price, text_cost
+from oneapi.relay.sessions import NoRelaySessionInterface
 from oneapi.relay.transcripts import transcript_text
+from oneapi.relay.upstream import parsed_url
 from oneapi.relay.upstream_errors import (
     UpstreamFailure,
     error_from_body,
@@ -285,3 +290,32 @@ def test_health_monitor_disables_after_a_bad_window() -> None:
     assert not health.record(1, False)  # the window started over
     off = ChannelHealth(False, window=1, threshold=1.0)
     assert not off.record(1, False)
+
+
+def test_parsed_urls_are_reused_and_the_cache_stays_bounded() -> None:
+    url = "https://api.example.com/v1/chat/completions?api-version=2024-02-01"
+    first = parsed_url(url)
+    assert first is parsed_url(url)
+    assert (first.host, first.path, first.query) == (
+        "api.example.com", "/v1/chat/completions", b"api-version=2024-02-01")
+    for i in range(upstream._URL_CACHE_SIZE + 10):
+        parsed_url(f"http://h{i}.example/")
+    assert len(upstream._urls) <= upstream._URL_CACHE_SIZE
+    with pytest.raises(httpx.InvalidURL):
+        parsed_url("http://[::1/")
+
+
+async def test_relay_requests_get_no_cookie_session_but_others_do() -> None:
+    app = Quart("t")
+    app.secret_key = "s3cret"
+    app.session_interface = NoRelaySessionInterface()
+
+    @app.get("/v1/models")
+    @app.get("/api/status")
+    async def kind() -> str:
+        return type(session._get_current_object()).__name__  # type: ignore[attr-defined]
+
+    client = app.test_client()
+    assert await (await client.get("/v1/models")).get_data(as_text=True) == "NullSession"
+    assert await (await client.get("/api/status")).get_data(as_text=True) == (
+        "SecureCookieSession")

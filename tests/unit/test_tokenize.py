@@ -197,6 +197,16 @@ def test_bundled_files_and_parser() -> None:
         encodings.parse_ranks(b"aGVsbG8= 7\nnot-a-line\n")
 
 
+def test_preload_still_fails_at_start_up_when_a_lazy_encoding_is_missing(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # o200k is only built on first use, but a broken install must not wait for that.
+    bundled = encodings.bundled_file
+    monkeypatch.setattr(encodings, "bundled_file", lambda name: (
+        tmp_path / "gone.tiktoken.gz" if name == O200K_BASE else bundled(name)))
+    with pytest.raises(EncodingDataError, match=r"the o200k_base BPE file .* is missing"):
+        encodings.preload()
+
+
 def test_pins_agree_with_tiktoken_definitions() -> None:
     # The offline loader refuses to serve a file whose hash tiktoken would not accept.
     seen: dict[str, str | None] = {}
@@ -231,11 +241,15 @@ def test_no_network_in_a_fresh_process(tmp_path: Path) -> None:
         tiktoken.load.read_file = deny
         tiktoken.load.read_file_cached = deny
 
-        from oneapi.tokenize import count_messages, count_text, preload
+        from oneapi.tokenize import count_messages, count_text, encoder_ready, preload
 
         preload()
+        # Start-up builds cl100k only; o200k waits for its first use.
+        assert encoder_ready("gpt-3.5-turbo") and encoder_ready("my-own-model")
+        assert not encoder_ready("gpt-4o") and not encoder_ready("o1-mini")
         assert count_text("hello world", "gpt-3.5-turbo") == 2
         assert count_text("Bonjour 世界 🌍", "gpt-4o") == 4
+        assert encoder_ready("gpt-4o") and encoder_ready("o1-mini")
         image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
         low = {"type": "image_url",
                "image_url": {"url": "https://example.com/cat.png", "detail": "low"}}
