@@ -1,8 +1,10 @@
 """The "bare pass-through" reference: the ceiling the gateway is compared with.
 
-One Quart app, Hypercorn (uvloop worker, 1 worker), one pooled httpx client over
-the httpx-aiohttp transport; POST /v1/chat/completions is forwarded to $UPSTREAM
-as bytes (streams relayed chunk by chunk as they arrive).
+One Quart app, Hypercorn (uvloop worker, 1 worker), the gateway's own upstream
+client (`oneapi.relay.upstream.make_client`: pooled httpx over the httpx-aiohttp
+transport, no cookie jar), so transport tuning never counts as relay speed-up;
+POST /v1/chat/completions is forwarded to $UPSTREAM as bytes (streams relayed
+chunk by chunk as they arrive).
 
     UPSTREAM=http://127.0.0.1:9000 python tests/bench/bare_app.py --port 9001
 """
@@ -17,12 +19,13 @@ from pathlib import Path
 
 import httpx
 import orjson
-from httpx_aiohttp import AiohttpTransport
 from quart import Quart, Response, request
+
+from oneapi.relay.upstream import make_client
+from oneapi.settings import load_settings
 
 UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:9000").rstrip("/")
 UPSTREAM_KEY = os.environ.get("UPSTREAM_KEY", "bench-key")
-LIMITS = httpx.Limits(max_connections=4096, max_keepalive_connections=4096, keepalive_expiry=60)
 
 app = Quart(__name__)
 app.config.update(RESPONSE_TIMEOUT=None, BODY_TIMEOUT=None)
@@ -31,8 +34,7 @@ clients: list[httpx.AsyncClient] = []
 
 @app.before_serving
 async def open_client() -> None:
-    clients.append(httpx.AsyncClient(transport=AiohttpTransport(limits=LIMITS), limits=LIMITS,
-                                     timeout=httpx.Timeout(300, connect=10)))
+    clients.append(make_client(load_settings({}, dotenv=None)))
 
 
 @app.after_serving
