@@ -64,3 +64,20 @@ async def test_shared_token_is_renewed_before_it_expires(google: GoogleFake,
         await redis.aclose()
     finally:
         google.behave(token_lifetime=3600)
+
+
+async def test_nodes_renewing_at_once_make_one_exchange(google: GoogleFake,
+                                                        redis_url: str) -> None:  # noqa: F811
+    key_file = google.service_account("rush@test-project.iam.gserviceaccount.com")
+    name = REDIS_PREFIX + fingerprint(key_file)
+    redis = Redis.from_url(redis_url)
+    try:
+        nodes = [AccessTokens() for _ in range(5)]
+        before = google.token_requests
+        tokens = await asyncio.gather(*(node.token(key_file, redis) for node in nodes))
+        assert len(set(tokens)) == 1  # everyone got the one renewed token
+        assert google.token_requests == before + 1
+        assert sum(node.exchanges for node in nodes) == 1
+    finally:
+        await redis.delete(name, REDIS_PREFIX + "lock:" + fingerprint(key_file))
+        await redis.aclose()

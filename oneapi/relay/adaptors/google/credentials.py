@@ -8,13 +8,15 @@ in a worker thread; concurrent requests for the same key share one exchange.
 
 With Redis configured a token is shared between nodes
 (``oneapi:vertex_token:<fingerprint>``, expiring with the token): a node that needs
-one takes the shared token while it is fresh and exchanges only when it is not, so
-a cluster asks Google once per key file and token lifetime, not once per node.
+one takes the shared token while it is fresh and exchanges only when it is not, under a
+Redis lock that makes the other nodes wait for (and adopt) the renewed token - so a
+cluster asks Google once per key file and token lifetime, not once per node.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -38,6 +40,8 @@ REFRESH_MARGIN = 300.0  # seconds before expiry (at most a fifth of the lifetime
 TOKEN_TIMEOUT = 30.0
 REDIS_PREFIX = "oneapi:vertex_token:"
 WHAT = "Vertex AI access token"
+LOCK_SECONDS = 15.0  # longest an exchange may hold the cluster-wide renewal lock
+LOCK_WAIT_SECONDS = 5.0  # how long other nodes wait for it before renewing themselves
 
 
 @dataclass(slots=True)
@@ -146,16 +150,37 @@ class AccessTokens:
         entry = self._entries.get(key)
         if entry is None:
             entry = _Entry(load_credentials(key_file))  # checks the key file, shared or not
-        if redis is not None:
-            shared = await _shared(redis, key)
-            if shared is not None:
-                entry.token, entry.refresh_at = shared
-                self._entries[key] = entry
-                return entry.token
-        token = await self._exchange(key, entry)
-        if redis is not None:
+        if redis is None:
+            return await self._exchange(key, entry)
+        if await self._adopt_shared(redis, key, entry):
+            return entry.token
+        # One exchange for the whole cluster: the node holding the lock renews and shares;
+        # the others wait for it (briefly) and adopt its token. If the holder dies or Redis
+        # fails, they renew themselves - a token is never denied for want of the lock.
+        lock = redis.lock(REDIS_PREFIX + "lock:" + key, timeout=LOCK_SECONDS,
+                          blocking_timeout=LOCK_WAIT_SECONDS)
+        try:
+            locked = bool(await lock.acquire())
+        except Exception:  # Redis unavailable: renew on our own
+            locked = False
+        try:
+            if locked and await self._adopt_shared(redis, key, entry):
+                return entry.token  # renewed by the node that held the lock before us
+            token = await self._exchange(key, entry)
             await _share(redis, key, entry)
-        return token
+            return token
+        finally:
+            if locked:
+                with contextlib.suppress(Exception):
+                    await lock.release()
+
+    async def _adopt_shared(self, redis: Any, key: str, entry: _Entry) -> bool:
+        shared = await _shared(redis, key)
+        if shared is None:
+            return False
+        entry.token, entry.refresh_at = shared
+        self._entries[key] = entry
+        return True
 
     async def _exchange(self, key: str, entry: _Entry) -> str:
         credentials = entry.credentials
