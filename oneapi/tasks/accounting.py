@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import operator
 import os
 import secrets
 import socket
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -44,7 +47,7 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from oneapi.db.engine import Database, statement_origin
+from oneapi.db.engine import DB_STATEMENTS, Database, statement_origin
 from oneapi.db.models import AppliedBatch, Channel, Token, User
 from oneapi.tasks.holds import PREFIX as HOLD_PREFIX
 from oneapi.tasks.holds import release_hold
@@ -454,7 +457,7 @@ class AccountingWriter:
         tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # remain, used
         channels: dict[int, int] = defaultdict(int)
         statuses: list[StatusChange] = []
-        logs: list[dict[str, Any]] = []
+        logs: list[tuple[Any, ...]] = []
         tight: list[Charge] = []
         async with self.db.engine.begin() as conn:
             if any(isinstance(op, Charge | Refund) and op.hold for op in batch):
@@ -477,26 +480,30 @@ class AccountingWriter:
                 # in this batch sees what is really left.
                 charged = await _capped_charge(conn, op)
                 _add_charge(op, charged, users, tokens, channels, logs, deducted=True)
-            # Plain driver-level executemany: these run for every request, and
+            # Plain driver-level statements: these run for every request, and
             # SQLAlchemy's per-row parameter processing would cost more than the SQL.
+            work: list[Statement] = []
             if users:
-                await _many(conn, _USERS_SQL, [(v[0], v[1], v[2], k)
-                                               for k, v in sorted(users.items())])
+                work.append((_USERS_SQL, [(v[0], v[1], v[2], k)
+                                          for k, v in sorted(users.items())]))
             if tokens:
-                await _many(conn, _TOKENS_SQL, [(v[0], v[1], now, k)
-                                                for k, v in sorted(tokens.items())])
+                work.append((_TOKENS_SQL, [(v[0], v[1], now, k)
+                                           for k, v in sorted(tokens.items())]))
             if channels:
-                await _many(conn, _CHANNELS_SQL, [(v, k) for k, v in sorted(channels.items())])
-            for change in statuses:
-                await _apply_status(conn, change)
+                work.append((_CHANNELS_SQL, [(v, k) for k, v in sorted(channels.items())]))
+            if statuses:
+                await _execute_work(conn, work)
+                for change in statuses:
+                    await _apply_status(conn, change)
             if marker is not None:
-                await _many(conn, _MARKER_SQL, [(marker[0], marker[1], now)])
+                work.append((_MARKER_SQL, [(marker[0], marker[1], now)]))
             if logs and self.db.log_engine is self.db.engine:
-                await _many(conn, _LOGS_SQL, [_log_values(row) for row in logs])
+                work += _log_statements(conn, logs)
+            await _execute_work(conn, work)
         if logs and self.db.log_engine is not self.db.engine:
             # Another database: a second transaction, right after the quota one.
             async with self.db.log_engine.begin() as lconn:
-                await _many(lconn, _LOGS_SQL, [_log_values(row) for row in logs])
+                await _execute_work(lconn, _log_statements(lconn, logs))
 
 
 _USERS_SQL = ("UPDATE users SET quota = quota + ?, used_quota = used_quota + ?, "
@@ -505,12 +512,26 @@ _TOKENS_SQL = ("UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = 
                "accessed_time = ? WHERE id = ?")
 _CHANNELS_SQL = "UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"
 _MARKER_SQL = "INSERT INTO applied_batches (batch_id, last_seq, applied_at) VALUES (?, ?, ?)"
+# A qmark-style statement and the rows of parameters it runs with.
+Statement = tuple[str, list[tuple[Any, ...]]]
+# "quota" last: a row is the charge's log fields (one C-level itemgetter) + the quota.
 LOG_COLUMNS = ("user_id", "created_at", "type", "content", "username", "token_name",
-               "model_name", "quota", "prompt_tokens", "completion_tokens", "channel_id",
-               "request_id", "elapsed_time", "is_stream", "system_prompt_reset")
+               "model_name", "prompt_tokens", "completion_tokens", "channel_id",
+               "request_id", "elapsed_time", "is_stream", "system_prompt_reset", "quota")
+_LOG_FIELDS = operator.itemgetter(*LOG_COLUMNS[:-1])
 # Built from the fixed column list above, never from input.
-_LOGS_SQL = "INSERT INTO logs ({}) VALUES ({})".format(  # noqa: S608
-    ", ".join(LOG_COLUMNS), ", ".join("?" * len(LOG_COLUMNS)))
+_LOGS_INTO = "INSERT INTO logs ({}) VALUES ".format(", ".join(LOG_COLUMNS))  # noqa: S608
+_LOGS_ROW = "({})".format(", ".join("?" * len(LOG_COLUMNS)))
+_LOGS_SQL = _LOGS_INTO + _LOGS_ROW
+# SQLite: all the rows as one JSON array of arrays (JSON true/false are stored as 1/0,
+# as the sqlite3 module binds Python booleans).
+_LOGS_JSON_SQL = "INSERT INTO logs ({}) SELECT {} FROM json_each(?)".format(  # noqa: S608
+    ", ".join(LOG_COLUMNS),
+    ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(LOG_COLUMNS))))
+# Most rows per multi-row INSERT on SQLite: a power of two within its bound-parameter
+# limit (32766 since SQLite 3.32, 999 before).
+_SQLITE_LOG_ROWS = 1 << (((32766 if sqlite3.sqlite_version_info >= (3, 32) else 999)
+                          // len(LOG_COLUMNS)).bit_length() - 1)
 
 
 async def _end_holds(conn: AsyncConnection, batch: list[Op]) -> list[Op]:
@@ -528,8 +549,72 @@ async def _end_holds(conn: AsyncConnection, batch: list[Op]) -> list[Op]:
     return out
 
 
-def _log_values(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[name] for name in LOG_COLUMNS)
+def _log_statements(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> list[Statement]:
+    """The consume-log rows of a batch. On SQLite not an executemany, whose every
+    row's step releases the GIL (see _execute_work): one INSERT ... SELECT over the
+    rows as one JSON parameter - one step, and one statement text for sqlite3's
+    cache of prepared statements (a multi-row VALUES per batch size would fill it
+    with ~1 MB statements)."""
+    if conn.dialect.name != "sqlite":
+        return [(_LOGS_SQL, rows)]
+    if _sqlite_has_json():
+        return [(_LOGS_JSON_SQL, [(orjson.dumps(rows).decode(),)])]
+    # SQLite built without JSON: multi-row VALUES of power-of-two sizes (a dozen texts).
+    out: list[Statement] = []
+    start, size = 0, _SQLITE_LOG_ROWS
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        chunk = rows[start:start + size]
+        out.append((_LOGS_INTO + ", ".join([_LOGS_ROW] * size),
+                    [tuple(v for row in chunk for v in row)]))
+        start += size
+    return out
+
+
+@functools.cache
+def _sqlite_has_json() -> bool:
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as db:
+            db.execute("SELECT json_extract('[1]', '$[0]')")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+async def _execute_work(conn: AsyncConnection, work: list[Statement]) -> None:
+    """Execute (and empty) `work`, qmark-style statements each with its rows.
+
+    On SQLite all of them go to aiosqlite's thread in ONE call, in the transaction
+    of `conn`. Each call into that thread has it take the GIL from the busy event
+    loop, which wakes it at every release the loop makes (dozens of futex wake-ups
+    and thread switches, a few ms of CPU); through SQLAlchemy a statement costs
+    three calls (cursor, execute, close), and a batch's per-row executemany of log
+    rows made it worse: together about a sixth of a relayed request's CPU."""
+    if not work:
+        return
+    if conn.dialect.name == "sqlite":
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection  # the aiosqlite connection
+        DB_STATEMENTS.labels(statement_origin.get()).inc(len(work))
+        if hasattr(driver, "_execute") and hasattr(driver, "_conn"):
+            # aiosqlite's own queueing primitive: run one function in its thread.
+            await driver._execute(_sqlite_run, driver._conn, list(work))
+        else:  # another aiosqlite: its public calls, one per statement
+            for sql, rows in work:
+                await driver.executemany(sql, rows)
+    else:
+        for sql, rows in work:
+            await _many(conn, sql, rows)
+    work.clear()
+
+
+def _sqlite_run(db: sqlite3.Connection, work: list[Statement]) -> None:
+    for sql, rows in work:
+        if len(rows) == 1:
+            db.execute(sql, rows[0])
+        else:
+            db.executemany(sql, rows)
 
 
 _PLACEHOLDER = {"qmark": "?", "format": "%s"}
@@ -549,7 +634,7 @@ async def _many(conn: AsyncConnection, sql: str, rows: list[tuple[Any, ...]]) ->
 
 def _add_charge(op: Charge, charged: int, users: dict[int, list[int]],
                 tokens: dict[int, list[int]], channels: dict[int, int],
-                logs: list[dict[str, Any]], *, deducted: bool = False) -> None:
+                logs: list[tuple[Any, ...]], *, deducted: bool = False) -> None:
     delta = 0 if deducted else charged - op.reserved
     u = users[op.user_id]
     u[0] -= delta
@@ -562,7 +647,7 @@ def _add_charge(op: Charge, charged: int, users: dict[int, list[int]],
     if op.channel_id:
         channels[op.channel_id] += charged
     if op.log is not None:
-        logs.append({**op.log, "quota": charged})
+        logs.append((*_LOG_FIELDS(op.log), charged))
 
 
 async def _capped_charge(conn: AsyncConnection, op: Charge) -> int:
