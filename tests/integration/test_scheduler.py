@@ -149,10 +149,12 @@ async def test_redis_lease_expiry_lets_another_node_take_over(
 async def test_a_long_job_keeps_its_lease_and_failures_do_not_stop_the_loop(
         two_dbs: tuple[Database, Database]) -> None:
     a, b = SqlLeases(two_dbs[0]), SqlLeases(two_dbs[1])
-    slow = Recorder(duration=1.0)  # longer than the run lease: renewals keep it
-    node_a = Scheduler(a, [], owner="a", run_lease=0.3)
+    # The job outlasts the run lease: renewals (every 0.4 s) keep it. The lease is long
+    # enough that a slow renewal on a loaded CI machine does not let it lapse.
+    slow = Recorder(duration=2.0)
+    node_a = Scheduler(a, [], owner="a", run_lease=1.2)
     running = asyncio.create_task(node_a.run_once(slow.job("a", interval=0.1)))
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(1.5)  # past the first lease's expiry
     assert not await b.acquire("probe", "b", int((time.time() + 5) * 1000))
     assert await running
     calls = 0
