@@ -4,9 +4,7 @@ import { Button, Code, Group, Modal, ScrollArea, Stack, Text } from "@mantine/co
 import { IconCopy, IconDownload } from "@tabler/icons-react";
 import { useTranslation } from "react-i18next";
 
-import { notifySuccess } from "../../lib/notify";
-import { showCopyFallback } from "../token/CopyFallback";
-import { copyText } from "../token/clipboard";
+import { copyOrShow } from "../token/CopyFallback";
 import { keysFile } from "./redemptionForm";
 
 function download(name: string, text: string): void {
@@ -24,10 +22,7 @@ export function CreatedKeys({ name, keys, onClose }: { name: string; keys: strin
   const { t } = useTranslation("redemption");
   const text = keysFile(keys ?? []);
 
-  const copyAll = async () => {
-    if (await copyText(text)) notifySuccess(t("copied"));
-    else showCopyFallback(t("copyManually"), text);
-  };
+  const copyAll = () => copyOrShow(text, t("copied"), t("copyManually"));
 
   return (
     <Modal opened={keys !== null} onClose={onClose} title={t("createdTitle", { count: keys?.length ?? 0 })} size="lg">

@@ -1,21 +1,23 @@
 // Redemption codes (admin; spec 11: /redemption): paged list, search, copy,
 // enable/disable, edit, delete.
-import { ActionIcon, Badge, Button, Group, Table, Text, TextInput, Tooltip } from "@mantine/core";
-import { IconCopy, IconPencil, IconPlus, IconRefresh, IconSearch, IconTrash } from "@tabler/icons-react";
-import { useState, type FormEvent } from "react";
+import { ActionIcon, Badge, Button, Group, Table, Text, Tooltip } from "@mantine/core";
+import { IconCopy, IconPencil, IconPlus, IconRefresh, IconTrash } from "@tabler/icons-react";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api } from "../../api/client";
+import { ListTable } from "../../components/ListTable";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
+import { SearchBar } from "../../components/SearchBar";
 import { useStatus } from "../../context/StatusContext";
 import { confirmAction } from "../../lib/confirm";
-import { notifyError, notifySuccess } from "../../lib/notify";
+import { notifySuccess } from "../../lib/notify";
 import { renderQuota, timestampToString } from "../../lib/quota";
 import { usePaged } from "../../lib/usePaged";
-import { showCopyFallback } from "../token/CopyFallback";
-import { copyText } from "../token/clipboard";
+import { useRowAction } from "../../lib/useRowAction";
+import { copyOrShow } from "../token/CopyFallback";
 import { REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, type Redemption } from "./types";
 
 const STATUS: Record<number, { key: string; color: string }> = {
@@ -27,9 +29,8 @@ const STATUS: Record<number, { key: string; color: string }> = {
 export default function RedemptionList() {
   const { t } = useTranslation("redemption");
   const { quotaDisplay } = useStatus();
-  const [input, setInput] = useState("");
   const [keyword, setKeyword] = useState("");
-  const [busy, setBusy] = useState<number | null>(null);
+  const { busy, run } = useRowAction();
 
   const paged = usePaged<Redemption>(
     (p, size, signal) =>
@@ -39,42 +40,23 @@ export default function RedemptionList() {
     [keyword],
   );
 
-  const copy = async (key: string) => {
-    if (await copyText(key)) notifySuccess(t("copied"));
-    else showCopyFallback(t("copyManually"), key);
-  };
+  const copy = (key: string) => copyOrShow(key, t("copied"), t("copyManually"));
 
-  const toggle = async (row: Redemption) => {
-    setBusy(row.id);
-    try {
+  const toggle = (row: Redemption) =>
+    run(row.id, async () => {
       const next = row.status === REDEMPTION_ENABLED ? REDEMPTION_DISABLED : REDEMPTION_ENABLED;
       const updated = await api.put<Redemption>("/api/redemption/", { id: row.id, status: next }, { status_only: true });
       paged.setItems((items) => items.map((item) => (item.id === row.id ? { ...item, ...updated } : item)));
       notifySuccess(t("updated"));
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setBusy(null);
-    }
-  };
+    });
 
   const remove = async (row: Redemption) => {
     if (!(await confirmAction({ title: t("deleteTitle", { name: row.name }) }))) return;
-    setBusy(row.id);
-    try {
+    await run(row.id, async () => {
       await api.del(`/api/redemption/${row.id}`);
       notifySuccess(t("deleted"));
       await paged.reload();
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setBusy(null);
-    }
-  };
-
-  const search = (event: FormEvent) => {
-    event.preventDefault();
-    setKeyword(input.trim());
+    });
   };
 
   const rows = paged.items.map((row) => {
@@ -148,48 +130,24 @@ export default function RedemptionList() {
           {t("common:actions.refresh")}
         </Button>
       </PageHeader>
-      <Group component="form" onSubmit={search} align="flex-end" gap="sm" mb="md">
-        <TextInput
-          label={t("search")}
-          placeholder={t("searchPlaceholder")}
-          value={input}
-          onChange={(e) => setInput(e.currentTarget.value)}
-          leftSection={<IconSearch size={16} />}
-          style={{ flex: "1 1 240px" }}
-        />
-        <Button type="submit" variant="light">
-          {t("common:actions.search")}
-        </Button>
-      </Group>
-      <Table.ScrollContainer minWidth={960}>
-        <Table striped highlightOnHover verticalSpacing="xs" horizontalSpacing="xs" style={{ whiteSpace: "nowrap" }}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t("fields.id")}</Table.Th>
-              <Table.Th>{t("fields.name")}</Table.Th>
-              <Table.Th>{t("fields.key")}</Table.Th>
-              <Table.Th>{t("fields.status")}</Table.Th>
-              <Table.Th>{t("fields.quota")}</Table.Th>
-              <Table.Th>{t("fields.created")}</Table.Th>
-              <Table.Th>{t("fields.redeemed")}</Table.Th>
-              <Table.Th>{t("fields.actions")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {rows.length > 0 ? (
-              rows
-            ) : (
-              <Table.Tr>
-                <Table.Td colSpan={8}>
-                  <Text c="dimmed" ta="center" py="md">
-                    {paged.loading ? t("common:loading") : t("common:pagination.empty")}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+      <SearchBar label={t("search")} placeholder={t("searchPlaceholder")} onSearch={setKeyword} />
+      <ListTable
+        minWidth={960}
+        horizontalSpacing="xs"
+        style={{ whiteSpace: "nowrap" }}
+        loading={paged.loading}
+        rows={rows}
+        headers={[
+          t("fields.id"),
+          t("fields.name"),
+          t("fields.key"),
+          t("fields.status"),
+          t("fields.quota"),
+          t("fields.created"),
+          t("fields.redeemed"),
+          t("fields.actions"),
+        ]}
+      />
       <Pager page={paged.page} hasNext={paged.hasNext} onChange={paged.setPage} />
     </>
   );

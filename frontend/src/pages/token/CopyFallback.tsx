@@ -3,6 +3,15 @@
 import { Textarea } from "@mantine/core";
 import { modals } from "@mantine/modals";
 
+import { notifySuccess } from "../../lib/notify";
+import { copyText } from "./clipboard";
+
+/** Copy `text` and toast `copied`; where the browser refuses, show it for copying by hand. */
+export async function copyOrShow(text: string, copied: string, manualTitle: string): Promise<void> {
+  if (await copyText(text)) notifySuccess(copied);
+  else showCopyFallback(manualTitle, text);
+}
+
 export function showCopyFallback(title: string, text: string): void {
   modals.open({
     title,

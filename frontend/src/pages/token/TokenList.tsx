@@ -1,6 +1,6 @@
 // The caller's tokens (spec 11: /token): paged list, search, sort, enable/disable,
 // delete, copy the key (also as a chat-app link) and open it in a chat app.
-import { ActionIcon, Badge, Button, Group, Menu, Select, Table, Text, TextInput, Tooltip } from "@mantine/core";
+import { ActionIcon, Badge, Button, Group, Menu, Select, Table, Tooltip } from "@mantine/core";
 import {
   IconChevronDown,
   IconCopy,
@@ -8,24 +8,25 @@ import {
   IconPencil,
   IconPlus,
   IconRefresh,
-  IconSearch,
   IconTrash,
 } from "@tabler/icons-react";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api } from "../../api/client";
+import { ListTable } from "../../components/ListTable";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
+import { SearchBar } from "../../components/SearchBar";
 import { useStatus } from "../../context/StatusContext";
 import { confirmAction } from "../../lib/confirm";
-import { notifyError, notifySuccess } from "../../lib/notify";
+import { notifySuccess } from "../../lib/notify";
 import { renderQuota, timestampToString } from "../../lib/quota";
 import { usePaged } from "../../lib/usePaged";
+import { useRowAction } from "../../lib/useRowAction";
 import { CHAT_APPS, chatUrl, serverAddress, type ChatApp } from "./chatLinks";
-import { showCopyFallback } from "./CopyFallback";
-import { copyText } from "./clipboard";
+import { copyOrShow } from "./CopyFallback";
 import { TOKEN_DISABLED, TOKEN_ENABLED, TOKEN_EXHAUSTED, TOKEN_EXPIRED, type Token } from "./types";
 
 const STATUS: Record<number, { key: string; color: string }> = {
@@ -38,10 +39,9 @@ const STATUS: Record<number, { key: string; color: string }> = {
 export default function TokenList() {
   const { t } = useTranslation("token");
   const { status, quotaDisplay } = useStatus();
-  const [input, setInput] = useState("");
   const [keyword, setKeyword] = useState("");
   const [order, setOrder] = useState("");
-  const [busy, setBusy] = useState<number | null>(null);
+  const { busy, run } = useRowAction();
 
   const paged = usePaged<Token>(
     (p, size, signal) =>
@@ -53,46 +53,27 @@ export default function TokenList() {
 
   const server = serverAddress(status?.server_address);
 
-  const copy = async (text: string) => {
-    if (await copyText(text)) notifySuccess(t("copied"));
-    else showCopyFallback(t("copyManually"), text);
-  };
+  const copy = (text: string) => copyOrShow(text, t("copied"), t("copyManually"));
 
   const open = (app: ChatApp, token: Token) => {
     window.open(chatUrl(app, token.key, server, status?.chat_link), "_blank", "noopener");
   };
 
-  const toggle = async (token: Token) => {
-    setBusy(token.id);
-    try {
+  const toggle = (token: Token) =>
+    run(token.id, async () => {
       const next = token.status === TOKEN_ENABLED ? TOKEN_DISABLED : TOKEN_ENABLED;
       const updated = await api.put<Token>("/api/token/", { id: token.id, status: next }, { status_only: true });
       paged.setItems((items) => items.map((item) => (item.id === token.id ? { ...item, ...updated } : item)));
       notifySuccess(t("updated"));
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setBusy(null);
-    }
-  };
+    });
 
   const remove = async (token: Token) => {
     if (!(await confirmAction({ title: t("deleteTitle", { name: token.name }) }))) return;
-    setBusy(token.id);
-    try {
+    await run(token.id, async () => {
       await api.del(`/api/token/${token.id}`);
       notifySuccess(t("deleted"));
       await paged.reload();
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setBusy(null);
-    }
-  };
-
-  const search = (event: FormEvent) => {
-    event.preventDefault();
-    setKeyword(input.trim());
+    });
   };
 
   const rows = paged.items.map((token) => {
@@ -203,18 +184,7 @@ export default function TokenList() {
           {t("common:actions.refresh")}
         </Button>
       </PageHeader>
-      <Group component="form" onSubmit={search} align="flex-end" gap="sm" mb="md" wrap="wrap">
-        <TextInput
-          label={t("search")}
-          placeholder={t("searchPlaceholder")}
-          value={input}
-          onChange={(e) => setInput(e.currentTarget.value)}
-          leftSection={<IconSearch size={16} />}
-          style={{ flex: "1 1 240px" }}
-        />
-        <Button type="submit" variant="light">
-          {t("common:actions.search")}
-        </Button>
+      <SearchBar label={t("search")} placeholder={t("searchPlaceholder")} onSearch={setKeyword}>
         <Select
           label={t("sort.label")}
           value={order}
@@ -228,35 +198,22 @@ export default function TokenList() {
           ]}
           w={200}
         />
-      </Group>
-      <Table.ScrollContainer minWidth={900}>
-        <Table striped highlightOnHover verticalSpacing="xs" style={{ whiteSpace: "nowrap" }}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t("fields.name")}</Table.Th>
-              <Table.Th>{t("fields.status")}</Table.Th>
-              <Table.Th>{t("fields.used")}</Table.Th>
-              <Table.Th>{t("fields.remaining")}</Table.Th>
-              <Table.Th>{t("fields.created")}</Table.Th>
-              <Table.Th>{t("fields.expiresAt")}</Table.Th>
-              <Table.Th>{t("fields.actions")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {rows.length > 0 ? (
-              rows
-            ) : (
-              <Table.Tr>
-                <Table.Td colSpan={7}>
-                  <Text c="dimmed" ta="center" py="md">
-                    {paged.loading ? t("common:loading") : t("common:pagination.empty")}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+      </SearchBar>
+      <ListTable
+        minWidth={900}
+        style={{ whiteSpace: "nowrap" }}
+        loading={paged.loading}
+        rows={rows}
+        headers={[
+          t("fields.name"),
+          t("fields.status"),
+          t("fields.used"),
+          t("fields.remaining"),
+          t("fields.created"),
+          t("fields.expiresAt"),
+          t("fields.actions"),
+        ]}
+      />
       <Pager page={paged.page} hasNext={paged.hasNext} onChange={paged.setPage} />
     </>
   );

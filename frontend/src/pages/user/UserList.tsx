@@ -1,21 +1,24 @@
 // Users (admin; spec 11: /user): paged list, search, sort, and the /api/user/manage
 // actions (promote, demote, enable, disable, delete).
-import { ActionIcon, Badge, Button, Group, Menu, Select, Stack, Table, Text, TextInput, Tooltip } from "@mantine/core";
-import { IconDots, IconPencil, IconPlus, IconRefresh, IconSearch } from "@tabler/icons-react";
-import { useState, type FormEvent } from "react";
+import { ActionIcon, Badge, Button, Group, Menu, Select, Stack, Table, Text, Tooltip } from "@mantine/core";
+import { IconDots, IconPencil, IconPlus, IconRefresh } from "@tabler/icons-react";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api } from "../../api/client";
 import { ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, type User } from "../../api/types";
+import { ListTable } from "../../components/ListTable";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
+import { SearchBar } from "../../components/SearchBar";
 import { useAuth } from "../../context/AuthContext";
 import { useStatus } from "../../context/StatusContext";
 import { confirmAction } from "../../lib/confirm";
-import { notifyError, notifySuccess } from "../../lib/notify";
+import { notifySuccess } from "../../lib/notify";
 import { renderNumber, renderQuota } from "../../lib/quota";
 import { usePaged } from "../../lib/usePaged";
+import { useRowAction } from "../../lib/useRowAction";
 import { USER_DISABLED, USER_ENABLED } from "./userForm";
 
 type Action = "promote" | "demote" | "enable" | "disable" | "delete";
@@ -37,10 +40,9 @@ export default function UserList() {
   const { t } = useTranslation("user");
   const { isRoot } = useAuth();
   const { quotaDisplay } = useStatus();
-  const [input, setInput] = useState("");
   const [keyword, setKeyword] = useState("");
   const [order, setOrder] = useState("");
-  const [busy, setBusy] = useState<number | null>(null);
+  const { busy, run } = useRowAction();
 
   const paged = usePaged<User>(
     (p, size, signal) =>
@@ -52,8 +54,7 @@ export default function UserList() {
 
   const manage = async (user: User, action: Action) => {
     if (action === "delete" && !(await confirmAction({ title: t("deleteTitle", { name: user.username }) }))) return;
-    setBusy(user.id);
-    try {
+    await run(user.id, async () => {
       const result = await api.post<{ role: number; status: number }>("/api/user/manage", {
         username: user.username,
         action,
@@ -64,16 +65,7 @@ export default function UserList() {
         paged.setItems((items) =>
           items.map((item) => (item.id === user.id ? { ...item, role: result.role, status: result.status } : item)),
         );
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setBusy(null);
-    }
-  };
-
-  const search = (event: FormEvent) => {
-    event.preventDefault();
-    setKeyword(input.trim());
+    });
   };
 
   const rows = paged.items.map((user) => (
@@ -151,18 +143,7 @@ export default function UserList() {
           {t("common:actions.refresh")}
         </Button>
       </PageHeader>
-      <Group component="form" onSubmit={search} align="flex-end" gap="sm" mb="md" wrap="wrap">
-        <TextInput
-          label={t("search")}
-          placeholder={t("searchPlaceholder")}
-          value={input}
-          onChange={(e) => setInput(e.currentTarget.value)}
-          leftSection={<IconSearch size={16} />}
-          style={{ flex: "1 1 240px" }}
-        />
-        <Button type="submit" variant="light">
-          {t("common:actions.search")}
-        </Button>
+      <SearchBar label={t("search")} placeholder={t("searchPlaceholder")} onSearch={setKeyword}>
         <Select
           label={t("sort.label")}
           value={order}
@@ -177,37 +158,24 @@ export default function UserList() {
           ]}
           w={200}
         />
-      </Group>
-      <Table.ScrollContainer minWidth={900}>
-        <Table striped highlightOnHover verticalSpacing="xs" style={{ whiteSpace: "nowrap" }}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t("fields.id")}</Table.Th>
-              <Table.Th>{t("fields.username")}</Table.Th>
-              <Table.Th>{t("fields.group")}</Table.Th>
-              <Table.Th>{t("fields.quota")}</Table.Th>
-              <Table.Th>{t("fields.used")}</Table.Th>
-              <Table.Th>{t("fields.requests")}</Table.Th>
-              <Table.Th>{t("fields.role")}</Table.Th>
-              <Table.Th>{t("fields.status")}</Table.Th>
-              <Table.Th>{t("fields.actions")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {rows.length > 0 ? (
-              rows
-            ) : (
-              <Table.Tr>
-                <Table.Td colSpan={9}>
-                  <Text c="dimmed" ta="center" py="md">
-                    {paged.loading ? t("common:loading") : t("common:pagination.empty")}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+      </SearchBar>
+      <ListTable
+        minWidth={900}
+        style={{ whiteSpace: "nowrap" }}
+        loading={paged.loading}
+        rows={rows}
+        headers={[
+          t("fields.id"),
+          t("fields.username"),
+          t("fields.group"),
+          t("fields.quota"),
+          t("fields.used"),
+          t("fields.requests"),
+          t("fields.role"),
+          t("fields.status"),
+          t("fields.actions"),
+        ]}
+      />
       {!keyword && <Pager page={paged.page} hasNext={paged.hasNext} onChange={paged.setPage} />}
     </>
   );
