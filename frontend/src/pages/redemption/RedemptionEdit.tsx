@@ -1,7 +1,7 @@
 // Create a batch of redemption codes, or rename / re-price one (spec 11: /redemption/add,
 // /redemption/edit/:id). A created batch is shown in a dialog for copying or download.
 import { Button, Group, NumberInput, Paper, Stack, TextInput } from "@mantine/core";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
@@ -9,6 +9,7 @@ import { api } from "../../api/client";
 import { PageHeader } from "../../components/PageHeader";
 import { useStatus } from "../../context/StatusContext";
 import { notifyError, notifySuccess } from "../../lib/notify";
+import { useFormState } from "../../lib/useFormState";
 import { renderQuota } from "../../lib/quota";
 import { CreatedKeys } from "./CreatedKeys";
 import {
@@ -27,10 +28,11 @@ export default function RedemptionEdit() {
   const editing = id !== undefined;
   const navigate = useNavigate();
   const { quotaDisplay } = useStatus();
-  const [values, setValues] = useState<RedemptionFormValues>({ name: "", quota: DEFAULT_QUOTA, count: 1 });
-  const [errors, setErrors] = useState<RedemptionFormErrors>({});
+  const { values, setValues, errors, set, saving, submit: submitWith } = useFormState<
+    RedemptionFormValues,
+    RedemptionFormErrors
+  >({ name: "", quota: DEFAULT_QUOTA, count: 1 });
   const [loading, setLoading] = useState(editing);
-  const [saving, setSaving] = useState(false);
   const [created, setCreated] = useState<string[] | null>(null);
 
   useEffect(() => {
@@ -47,35 +49,21 @@ export default function RedemptionEdit() {
     return () => controller.abort();
   }, [editing, id]);
 
-  // Editing a field clears its error; the rest wait for the next submit.
-  const set = <K extends keyof RedemptionFormValues>(key: K, value: RedemptionFormValues[K]) => {
-    setValues((current) => ({ ...current, [key]: value }));
-    setErrors((current) => ({ ...current, [key]: undefined }));
-  };
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found = validateRedemption(values, !editing);
-    setErrors(found);
-    if (Object.keys(found).length > 0) return;
-    setSaving(true);
-    try {
-      const body = { name: values.name.trim(), quota: Number(values.quota) };
+  const submit = submitWith(
+    (current) => validateRedemption(current, !editing),
+    async (current) => {
+      const body = { name: current.name.trim(), quota: Number(current.quota) };
       if (editing) {
         await api.put<Redemption>("/api/redemption/", { ...body, id: Number(id) });
         notifySuccess(t("saved"));
         navigate("/redemption");
       } else {
-        const keys = await api.post<string[]>("/api/redemption/", { ...body, count: Number(values.count) });
+        const keys = await api.post<string[]>("/api/redemption/", { ...body, count: Number(current.count) });
         notifySuccess(t("created", { count: keys.length }));
         setCreated(keys);
       }
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setSaving(false);
-    }
-  };
+    },
+  );
 
   const quota = typeof values.quota === "number" ? values.quota : 0;
 

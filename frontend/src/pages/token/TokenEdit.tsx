@@ -10,7 +10,7 @@ import {
   Text,
   TextInput,
 } from "@mantine/core";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
@@ -18,6 +18,7 @@ import { api } from "../../api/client";
 import { PageHeader } from "../../components/PageHeader";
 import { useStatus } from "../../context/StatusContext";
 import { notifyError, notifySuccess } from "../../lib/notify";
+import { useFormState } from "../../lib/useFormState";
 import { renderQuota } from "../../lib/quota";
 import {
   EXPIRY_PRESETS,
@@ -37,11 +38,12 @@ export default function TokenEdit() {
   const editing = id !== undefined;
   const navigate = useNavigate();
   const { quotaDisplay } = useStatus();
-  const [values, setValues] = useState<TokenFormValues>(emptyForm);
-  const [errors, setErrors] = useState<TokenFormErrors>({});
+  const { values, setValues, errors, set, update, saving, submit: submitWith } = useFormState<
+    TokenFormValues,
+    TokenFormErrors
+  >(emptyForm);
   const [models, setModels] = useState<string[]>([]);
   const [loading, setLoading] = useState(editing);
-  const [saving, setSaving] = useState(false);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -66,33 +68,17 @@ export default function TokenEdit() {
     return () => controller.abort();
   }, [editing, id]);
 
-  // Editing a field clears its error; the rest wait for the next submit.
-  const set = <K extends keyof TokenFormValues>(key: K, value: TokenFormValues[K]) => {
-    setValues((current) => ({ ...current, [key]: value }));
-    setErrors((current) => ({ ...current, [key]: undefined }));
-  };
-  const setExpiry = (neverExpires: boolean, expiresAt: string) => {
-    setValues((current) => ({ ...current, neverExpires, expiresAt }));
-    setErrors((current) => ({ ...current, expiresAt: undefined }));
-  };
+  const setExpiry = (neverExpires: boolean, expiresAt: string) => update({ neverExpires, expiresAt });
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found = validateToken(values);
-    setErrors(found);
-    if (Object.keys(found).length > 0) return;
-    setSaving(true);
-    try {
-      if (editing) await api.put<Token>("/api/token/", { ...toBody(values), id: Number(id) });
-      else await api.post<Token>("/api/token/", toBody(values));
+  const submit = submitWith(
+    (current) => validateToken(current),
+    async (current) => {
+      if (editing) await api.put<Token>("/api/token/", { ...toBody(current), id: Number(id) });
+      else await api.post<Token>("/api/token/", toBody(current));
       notifySuccess(editing ? t("saved") : t("created"));
       navigate("/token");
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setSaving(false);
-    }
-  };
+    },
+  );
 
   // Keep models the token already allows visible even if the group no longer offers them.
   const modelOptions = Array.from(new Set([...models, ...values.models]));

@@ -1,7 +1,7 @@
 // Add a user, or edit one (admin; spec 11: /user/add, /user/edit/:id). Bindings
 // (GitHub, WeChat, email) are shown read-only: the user manages them.
 import { Button, Group, NumberInput, Paper, PasswordInput, Select, SimpleGrid, Stack, TextInput } from "@mantine/core";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
@@ -10,6 +10,7 @@ import type { User } from "../../api/types";
 import { PageHeader } from "../../components/PageHeader";
 import { useStatus } from "../../context/StatusContext";
 import { notifyError, notifySuccess } from "../../lib/notify";
+import { useFormState } from "../../lib/useFormState";
 import { renderQuota } from "../../lib/quota";
 import { validateUser, type UserFormErrors, type UserFormValues } from "./userForm";
 
@@ -21,12 +22,12 @@ export default function UserEdit() {
   const editing = id !== undefined;
   const navigate = useNavigate();
   const { quotaDisplay } = useStatus();
-  const [values, setValues] = useState<UserFormValues>(EMPTY);
+  const { values, setValues, errors, set, saving, submit: submitWith } = useFormState<UserFormValues, UserFormErrors>(
+    EMPTY,
+  );
   const [bindings, setBindings] = useState({ github_id: "", wechat_id: "", email: "" });
   const [groups, setGroups] = useState<string[]>([]);
-  const [errors, setErrors] = useState<UserFormErrors>({});
   const [loading, setLoading] = useState(editing);
-  const [saving, setSaving] = useState(false);
 
   useEffect(() => {
     if (!editing) return;
@@ -54,38 +55,24 @@ export default function UserEdit() {
     return () => controller.abort();
   }, [editing, id]);
 
-  // Editing a field clears its error; the rest wait for the next submit.
-  const set = <K extends keyof UserFormValues>(key: K, value: UserFormValues[K]) => {
-    setValues((current) => ({ ...current, [key]: value }));
-    setErrors((current) => ({ ...current, [key]: undefined }));
-  };
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found = validateUser(values, !editing);
-    setErrors(found);
-    if (Object.keys(found).length > 0) return;
-    setSaving(true);
-    try {
+  const submit = submitWith(
+    (current) => validateUser(current, !editing),
+    async (current) => {
       const common = {
-        username: values.username.trim(),
-        password: values.password,
-        display_name: values.display_name.trim(),
+        username: current.username.trim(),
+        password: current.password,
+        display_name: current.display_name.trim(),
       };
       if (editing) {
-        await api.put("/api/user/", { ...common, id: Number(id), group: values.group, quota: Number(values.quota) });
+        await api.put("/api/user/", { ...common, id: Number(id), group: current.group, quota: Number(current.quota) });
         notifySuccess(t("saved"));
       } else {
         await api.post("/api/user/", common);
         notifySuccess(t("created"));
       }
       navigate("/user");
-    } catch (error) {
-      notifyError(error);
-    } finally {
-      setSaving(false);
-    }
-  };
+    },
+  );
 
   const groupOptions = Array.from(new Set([...groups, values.group].filter(Boolean)));
   const quota = typeof values.quota === "number" ? values.quota : 0;
