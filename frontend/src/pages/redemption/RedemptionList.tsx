@@ -1,14 +1,14 @@
 // Redemption codes (admin; spec 11: /redemption): paged list, search, copy,
 // enable/disable, edit, delete.
 import { ActionIcon, Badge, Button, Group, Table, Text, Tooltip } from "@mantine/core";
-import { IconCopy, IconPencil, IconPlus, IconRefresh, IconTrash } from "@tabler/icons-react";
+import { IconCopy, IconPencil, IconTrash } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api } from "../../api/client";
 import { ListTable } from "../../components/ListTable";
-import { PageHeader } from "../../components/PageHeader";
+import { ListHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { SearchBar } from "../../components/SearchBar";
 import { useStatus } from "../../context/StatusContext";
@@ -117,19 +117,13 @@ export default function RedemptionList() {
 
   return (
     <>
-      <PageHeader title={t("title")}>
-        <Button component={Link} to="/redemption/add" leftSection={<IconPlus size={16} />}>
-          {t("add")}
-        </Button>
-        <Button
-          variant="default"
-          leftSection={<IconRefresh size={16} />}
-          loading={paged.loading}
-          onClick={() => void paged.reload()}
-        >
-          {t("common:actions.refresh")}
-        </Button>
-      </PageHeader>
+      <ListHeader
+        title={t("title")}
+        addTo="/redemption/add"
+        addLabel={t("add")}
+        loading={paged.loading}
+        onRefresh={() => void paged.reload()}
+      />
       <SearchBar label={t("search")} placeholder={t("searchPlaceholder")} onSearch={setKeyword} />
       <ListTable
         minWidth={960}

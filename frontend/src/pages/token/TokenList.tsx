@@ -6,8 +6,6 @@ import {
   IconCopy,
   IconMessageCircle,
   IconPencil,
-  IconPlus,
-  IconRefresh,
   IconTrash,
 } from "@tabler/icons-react";
 import { useState } from "react";
@@ -16,7 +14,7 @@ import { Link } from "react-router";
 
 import { api } from "../../api/client";
 import { ListTable } from "../../components/ListTable";
-import { PageHeader } from "../../components/PageHeader";
+import { ListHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { SearchBar } from "../../components/SearchBar";
 import { useStatus } from "../../context/StatusContext";
@@ -171,19 +169,13 @@ export default function TokenList() {
 
   return (
     <>
-      <PageHeader title={t("title")}>
-        <Button component={Link} to="/token/add" leftSection={<IconPlus size={16} />}>
-          {t("add")}
-        </Button>
-        <Button
-          variant="default"
-          leftSection={<IconRefresh size={16} />}
-          loading={paged.loading}
-          onClick={() => void paged.reload()}
-        >
-          {t("common:actions.refresh")}
-        </Button>
-      </PageHeader>
+      <ListHeader
+        title={t("title")}
+        addTo="/token/add"
+        addLabel={t("add")}
+        loading={paged.loading}
+        onRefresh={() => void paged.reload()}
+      />
       <SearchBar label={t("search")} placeholder={t("searchPlaceholder")} onSearch={setKeyword}>
         <Select
           label={t("sort.label")}

@@ -1,7 +1,7 @@
 // Users (admin; spec 11: /user): paged list, search, sort, and the /api/user/manage
 // actions (promote, demote, enable, disable, delete).
 import { ActionIcon, Badge, Button, Group, Menu, Select, Stack, Table, Text, Tooltip } from "@mantine/core";
-import { IconDots, IconPencil, IconPlus, IconRefresh } from "@tabler/icons-react";
+import { IconDots, IconPencil } from "@tabler/icons-react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
@@ -9,7 +9,7 @@ import { Link } from "react-router";
 import { api } from "../../api/client";
 import { ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, type User } from "../../api/types";
 import { ListTable } from "../../components/ListTable";
-import { PageHeader } from "../../components/PageHeader";
+import { ListHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { SearchBar } from "../../components/SearchBar";
 import { useAuth } from "../../context/AuthContext";
@@ -130,19 +130,13 @@ export default function UserList() {
 
   return (
     <>
-      <PageHeader title={t("title")}>
-        <Button component={Link} to="/user/add" leftSection={<IconPlus size={16} />}>
-          {t("add")}
-        </Button>
-        <Button
-          variant="default"
-          leftSection={<IconRefresh size={16} />}
-          loading={paged.loading}
-          onClick={() => void paged.reload()}
-        >
-          {t("common:actions.refresh")}
-        </Button>
-      </PageHeader>
+      <ListHeader
+        title={t("title")}
+        addTo="/user/add"
+        addLabel={t("add")}
+        loading={paged.loading}
+        onRefresh={() => void paged.reload()}
+      />
       <SearchBar label={t("search")} placeholder={t("searchPlaceholder")} onSearch={setKeyword}>
         <Select
           label={t("sort.label")}
